@@ -1,0 +1,105 @@
+import { INestApplication } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import {
+  FastifyAdapter,
+  NestFastifyApplication,
+} from '@nestjs/platform-fastify';
+import { errorCodes } from 'fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import { AllExceptionsFilter } from './common/errors';
+import { AppValidationPipe } from './common/app-validation.pipe';
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Fastify with the API's limits; a well-formed client X-Request-Id is kept, any other is replaced. */
+export function createFastifyAdapter(): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: false,
+    genReqId: (request: {
+      headers: Record<string, string | string[] | undefined>;
+    }) => {
+      const candidate = request.headers['x-request-id'];
+      return typeof candidate === 'string' && CLIENT_REQUEST_ID.test(candidate)
+        ? candidate
+        : randomUUID();
+    },
+  });
+}
+
+const API_DESCRIPTION = `
+Orders whose creation is always safe to retry.
+
+**Retry semantics.** Every \`POST /orders\` carries an \`Idempotency-Key\` (unique per order, e.g. a UUID).
+Keys are scoped to the authenticated user.
+
+| Situation | Status | Code | Headers |
+|---|---|---|---|
+| First request | 201 | - | Location |
+| Retry, same key and body, first one finished | 201 (same body) | - | Location, Idempotent-Replayed: true |
+| Retry while the first is still running | 409 | IDEMPOTENCY_REQUEST_IN_PROGRESS | Retry-After |
+| Same key, different body (or method/path) | 422 | IDEMPOTENCY_KEY_REUSED | - |
+| Missing / malformed key | 400 | MISSING_IDEMPOTENCY_KEY / INVALID_IDEMPOTENCY_KEY | - |
+| Any 4xx/5xx | as is | - | nothing is remembered: a corrected retry with the same key runs again |
+
+A replay is answered from Redis for IDEMPOTENCY_TTL_SECONDS (default 24 h); past that, or if Redis is
+unavailable, the database still resolves the key to the original order, so a retry never creates a
+second order.
+`;
+
+function hasNonJsonBody(
+  headers: Record<string, string | string[] | undefined>,
+): boolean {
+  const length = headers['content-length'];
+  const hasBody =
+    (length !== undefined && length !== '0') ||
+    headers['transfer-encoding'] !== undefined;
+  const type = headers['content-type'];
+  return hasBody && !(typeof type === 'string' && JSON_CONTENT_TYPE.test(type));
+}
+
+export function setupSwagger(app: INestApplication): void {
+  const config = new DocumentBuilder()
+    .setTitle('orders')
+    .setDescription(API_DESCRIPTION)
+    .setVersion('1.0')
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'HS256, claim sub = user id',
+    })
+    .build();
+  SwaggerModule.setup(
+    'docs',
+    app,
+    () => SwaggerModule.createDocument(app, config),
+    {
+      jsonDocumentUrl: 'docs-json',
+    },
+  );
+}
+
+/** Everything main.ts and the tests share: pipes, the error filter, request ids, docs, shutdown hooks. */
+export function configureApp(
+  app: NestFastifyApplication,
+): NestFastifyApplication {
+  app.useGlobalPipes(new AppValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    // A JSON API: any other body type is refused before it is parsed.
+    done(
+      hasNonJsonBody(request.headers)
+        ? new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE()
+        : undefined,
+    );
+  });
+  setupSwagger(app);
+  app.enableShutdownHooks();
+  return app;
+}

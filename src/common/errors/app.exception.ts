@@ -1,0 +1,56 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { ErrorCode } from './error-codes';
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+/** The body of every error response: `{"error":{"code","message","details"?}}`. */
+export interface ErrorEnvelope {
+  error: { code: string; message: string; details?: ErrorDetail[] };
+}
+
+export class AppException extends HttpException {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    status: HttpStatus,
+    readonly details?: ErrorDetail[],
+  ) {
+    super({ code, message, ...(details ? { details } : {}) }, status);
+  }
+}
+
+export class OrderNotFoundError extends AppException {
+  constructor() {
+    super(ErrorCode.ORDER_NOT_FOUND, 'Order not found', HttpStatus.NOT_FOUND);
+  }
+}
+
+export class ValidationFailedError extends AppException {
+  constructor(details: ErrorDetail[], message = 'Request validation failed') {
+    super(
+      ErrorCode.VALIDATION_FAILED,
+      message,
+      HttpStatus.BAD_REQUEST,
+      details,
+    );
+  }
+}
+
+export class UnauthorizedError extends AppException {
+  constructor(message = 'A valid bearer token is required') {
+    super(ErrorCode.UNAUTHORIZED, message, HttpStatus.UNAUTHORIZED);
+  }
+}
+
+export class ServiceUnavailableError extends AppException {
+  constructor(message = 'A dependency is unavailable; retry later') {
+    super(
+      ErrorCode.SERVICE_UNAVAILABLE,
+      message,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    );
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Tells a database that does not answer (503: the client may retry) from a bug (500). Postgres
+ * SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, incl. statement
+ * timeout 57014) and the pg driver's own connect/timeout failures count as unavailability.
+ */
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57'];
+const UNAVAILABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+]);
+const UNAVAILABLE_MESSAGES = [
+  /timeout exceeded when trying to connect/i,
+  /connection terminated/i,
+  /connection timeout/i,
+  /Connection is not established/i,
+  /Query read timeout/i,
+  /Client has encountered a connection error/i,
+];
+
+export const UNIQUE_VIOLATION = '23505';
+
+export function sqlState(error: unknown): string | undefined {
+  const candidate =
+    (error as { driverError?: { code?: unknown }; code?: unknown } | null) ??
+    {};
+  const code = candidate.driverError?.code ?? candidate.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isUniqueViolationOf(
+  error: unknown,
+  constraint: string,
+): boolean {
+  const driverError =
+    (error as { driverError?: { code?: string; constraint?: string } })
+      .driverError ?? error;
+  const { code, constraint: violated } = (driverError ?? {}) as {
+    code?: string;
+    constraint?: string;
+  };
+  return code === UNIQUE_VIOLATION && violated === constraint;
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = sqlState(error);
+  if (code && UNAVAILABLE_NODE_CODES.has(code)) return true;
+  if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    return UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) =>
+      code.startsWith(prefix),
+    );
+  }
+  return UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(error.message));
+}

@@ -1,0 +1,6 @@
+export * from './app.exception';
+export * from './error-codes';
+export * from './database-errors';
+export { renderError } from './error-envelope';
+export { AllExceptionsFilter } from './all-exceptions.filter';
+export { ApiError } from './api-error.decorator';

@@ -1,0 +1,51 @@
+import { canonicalJson, requestFingerprint } from './fingerprint';
+
+describe('canonicalJson', () => {
+  it('ignores object key order at every depth', () => {
+    expect(
+      canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }),
+    ).toBe(canonicalJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+  });
+
+  it('keeps array order significant', () => {
+    expect(canonicalJson([1, 2])).not.toBe(canonicalJson([2, 1]));
+  });
+
+  it('normalises number forms as JSON does and keeps unicode', () => {
+    expect(canonicalJson(JSON.parse('{"n":1.0,"m":1e2}'))).toBe(
+      '{"m":100,"n":1}',
+    );
+    expect(canonicalJson({ s: 'é\u{1F600}' })).toBe('{"s":"é\u{1F600}"}');
+  });
+
+  it('drops undefined members like JSON.stringify', () => {
+    expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+});
+
+describe('requestFingerprint', () => {
+  const body = { currency: 'USD', items: [{ sku: 'A', quantity: 1 }] };
+
+  it('is the same for the same method, path and body regardless of key order', () => {
+    const reordered = { items: [{ quantity: 1, sku: 'A' }], currency: 'USD' };
+    expect(requestFingerprint('POST', '/orders', body)).toBe(
+      requestFingerprint('post', '/orders', reordered),
+    );
+  });
+
+  it('differs when the body, the method or the path differs', () => {
+    const base = requestFingerprint('POST', '/orders', body);
+    expect(
+      requestFingerprint('POST', '/orders', { ...body, currency: 'EUR' }),
+    ).not.toBe(base);
+    expect(requestFingerprint('PUT', '/orders', body)).not.toBe(base);
+    expect(requestFingerprint('POST', '/payments', body)).not.toBe(base);
+  });
+
+  it('is a hex sha256', () => {
+    expect(requestFingerprint('POST', '/x', undefined)).toMatch(
+      /^[0-9a-f]{64}$/,
+    );
+  });
+});

@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Serialises a JSON value with object keys sorted (recursively) and array order kept, so two bodies
+ * that differ only in key order produce the same text. Numbers use JSON's own form (`1.0` -> `1`).
+ *
+ * @example canonicalJson({ b: 1, a: [2, 1] }) === '{"a":[2,1],"b":1}'
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const members = Object.keys(record)
+    .filter((key) => record[key] !== undefined)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+  return `{${members.join(',')}}`;
+}
+
+/**
+ * The identity of a request for idempotency: method, path and canonical body, hashed (hex sha256).
+ * A key reused with a different fingerprint is a different request and is refused.
+ *
+ * @example requestFingerprint('POST', '/orders', { a: 1 }) === requestFingerprint('post', '/orders', { a: 1 })
+ */
+export function requestFingerprint(
+  method: string,
+  path: string,
+  body: unknown,
+): string {
+  const canonicalBody = body === undefined ? '' : canonicalJson(body);
+  return createHash('sha256')
+    .update(`${method.toUpperCase()} ${path}\n${canonicalBody}`)
+    .digest('hex');
+}

@@ -1,0 +1,35 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+
+/** What the interceptor learned about the request, for handlers that persist the key themselves. */
+export interface IdempotencyContext {
+  key: string;
+  scope: string;
+  fingerprint: string;
+}
+
+const CONTEXT_PROPERTY = Symbol('idempotency');
+
+export function attachIdempotencyContext(
+  request: object,
+  context: IdempotencyContext,
+): void {
+  (request as Record<symbol, IdempotencyContext>)[CONTEXT_PROPERTY] = context;
+}
+
+export function readIdempotencyContext(
+  request: object,
+): IdempotencyContext | undefined {
+  return (request as Record<symbol, IdempotencyContext | undefined>)[
+    CONTEXT_PROPERTY
+  ];
+}
+
+/**
+ * Injects the request's {@link IdempotencyContext} (undefined when the key was optional and absent).
+ *
+ * @example create(@Body() dto: CreateOrderDto, @IdempotencyRequest() idem: IdempotencyContext) { ... }
+ */
+export const IdempotencyRequest = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext) =>
+    readIdempotencyContext(ctx.switchToHttp().getRequest()),
+);

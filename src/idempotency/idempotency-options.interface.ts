@@ -1,0 +1,47 @@
+import { IdempotencyStorage } from './storage/idempotency-storage.interface';
+
+/** What the interceptor reports, for metrics and logs. */
+export type IdempotencyEvent =
+  | 'claimed' // key was free: the handler ran
+  | 'replayed' // a stored response was returned
+  | 'in_flight' // 409: the same request is still running
+  | 'key_reused' // 422: the key belongs to a different request
+  | 'storage_degraded'; // storage failed or timed out: the handler ran without the fast path
+
+/** Options a route can override with `@Idempotent({...})`. */
+export interface IdempotentRouteOptions {
+  /** Reject requests without the header (400). Default true. */
+  required?: boolean;
+  /** How long a successful response is replayed. */
+  ttlSeconds?: number;
+  /** How long a claim blocks duplicates if its owner never finishes. */
+  lockTtlMs?: number;
+}
+
+/**
+ * @example
+ * IdempotencyModule.forRootAsync({
+ *   inject: [RedisClient],
+ *   useFactory: (redis) => ({ storage: new RedisIdempotencyStorage(redis), scope: (req) => req.user?.sub }),
+ * })
+ */
+export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
+  /** Header carrying the key. Default `Idempotency-Key`. */
+  headerName?: string;
+  /** What a valid key looks like, after sf-string unquoting. Default 1..255 of 0x21-0x7E. */
+  keyPattern?: RegExp;
+  /** Namespace of keys: two scopes never share a key (e.g. the authenticated user id). Default: one global scope. */
+  scope?: (request: unknown) => string | undefined;
+  /** Which handler statuses are stored for replay. Default: 2xx. */
+  storeStatus?: (status: number) => boolean;
+  /** Response headers stored and replayed with the body. Default `['location']`. */
+  storedHeaders?: string[];
+  /** Default: an in-memory storage (one process only). */
+  storage?: IdempotencyStorage;
+  /** Upper bound of one storage call; past it the request goes on without the fast path. Default 250 ms. */
+  storageTimeoutMs?: number;
+  /** Prefix of storage keys. Default `idem:`. */
+  keyPrefix?: string;
+  /** Called on every outcome (metrics). */
+  onEvent?: (event: IdempotencyEvent) => void;
+}

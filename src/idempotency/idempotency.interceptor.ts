@@ -1,0 +1,317 @@
+import {
+  CallHandler,
+  ExecutionContext,
+  Inject,
+  Injectable,
+  Logger,
+  NestInterceptor,
+} from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { createHash, randomUUID } from 'node:crypto';
+import { from, lastValueFrom, Observable } from 'rxjs';
+import { requestFingerprint } from './fingerprint';
+import {
+  attachIdempotencyContext,
+  IdempotencyContext,
+} from './idempotency-context';
+import { IDEMPOTENT_ROUTE, REPLAYED_HEADER } from './idempotency.constants';
+import {
+  IdempotencyKeyReusedException,
+  IdempotencyRequestInProgressException,
+} from './idempotency.exceptions';
+import { parseIdempotencyKey } from './idempotency-key';
+import { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
+import type {
+  IdempotencyEvent,
+  IdempotencyModuleOptions,
+  IdempotentRouteOptions,
+} from './idempotency-options.interface';
+import {
+  CompletedEntry,
+  IdempotencyEntry,
+  IdempotencyStorage,
+  InFlightEntry,
+} from './storage/idempotency-storage.interface';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+
+interface Claim {
+  storageKey: string;
+  lock: InFlightEntry;
+  route: Required<IdempotentRouteOptions>;
+}
+
+/** Thrown by {@link IdempotencyInterceptor.withTimeout}; means "storage too slow", not "storage said no". */
+class StorageTimeoutError extends Error {}
+
+/**
+ * Claims the key, replays a stored response, refuses a reused key (422) or a duplicate in flight (409),
+ * and stores a successful response. When storage fails it degrades to running the handler: the
+ * application's own last line of defence (e.g. a unique constraint) must still hold.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(IdempotencyInterceptor.name);
+  private readonly headerName: string;
+  private readonly storedHeaders: string[];
+
+  constructor(
+    @Inject(IDEMPOTENCY_MODULE_OPTIONS)
+    private readonly options: IdempotencyModuleOptions,
+    @Inject(IdempotencyStorage) private readonly storage: IdempotencyStorage,
+    private readonly reflector: Reflector,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.headerName = options.headerName ?? 'Idempotency-Key';
+    this.storedHeaders = (options.storedHeaders ?? ['location']).map((name) =>
+      name.toLowerCase(),
+    );
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<HttpRequest>();
+    if (SAFE_METHODS.has(request.method)) return next.handle();
+    const route = this.routeOptions(context);
+    const idempotency = this.readContext(request, route.required);
+    if (!idempotency) return next.handle();
+    attachIdempotencyContext(request, idempotency);
+    return from(this.run(context, next, idempotency, route));
+  }
+
+  private async run(
+    context: ExecutionContext,
+    next: CallHandler,
+    idempotency: IdempotencyContext,
+    route: Required<IdempotentRouteOptions>,
+  ): Promise<unknown> {
+    const claim = this.newClaim(idempotency, route);
+    const existing = await this.claimKey(claim);
+    if (existing)
+      return this.answerFromEntry(context, existing, idempotency.fingerprint);
+    try {
+      const body = await lastValueFrom(next.handle(), {
+        defaultValue: undefined,
+      });
+      if (existing === null) await this.storeResponse(context, claim, body);
+      return body;
+    } catch (error) {
+      if (existing === null) await this.releaseClaim(claim);
+      throw error;
+    }
+  }
+
+  private routeOptions(
+    context: ExecutionContext,
+  ): Required<IdempotentRouteOptions> {
+    const route = this.reflector.getAllAndOverride<
+      IdempotentRouteOptions | undefined
+    >(IDEMPOTENT_ROUTE, [context.getHandler(), context.getClass()]);
+    return {
+      required: route?.required ?? this.options.required ?? true,
+      ttlSeconds: route?.ttlSeconds ?? this.options.ttlSeconds ?? 86400,
+      lockTtlMs: route?.lockTtlMs ?? this.options.lockTtlMs ?? 30000,
+    };
+  }
+
+  private readContext(
+    request: HttpRequest,
+    required: boolean,
+  ): IdempotencyContext | undefined {
+    const header = request.headers[this.headerName.toLowerCase()];
+    if (header === undefined && !required) return undefined;
+    const key = parseIdempotencyKey(
+      header,
+      this.headerName,
+      this.options.keyPattern,
+    );
+    const scope = this.options.scope?.(request) ?? 'global';
+    const path = request.url.split('?', 1)[0];
+    return {
+      key,
+      scope,
+      fingerprint: requestFingerprint(request.method, path, request.body),
+    };
+  }
+
+  private newClaim(
+    idempotency: IdempotencyContext,
+    route: Required<IdempotentRouteOptions>,
+  ): Claim {
+    const keyHash = createHash('sha256').update(idempotency.key).digest('hex');
+    const storageKey = `${this.options.keyPrefix ?? 'idem:'}${encodeURIComponent(idempotency.scope)}:${keyHash}`;
+    const lock: InFlightEntry = {
+      state: 'in_flight',
+      fingerprint: idempotency.fingerprint,
+      token: randomUUID(),
+      expiresAt: Date.now() + route.lockTtlMs,
+    };
+    return { storageKey, lock, route };
+  }
+
+  /** null: the claim is ours. An entry: someone else's. undefined: storage unavailable, go on without it. */
+  private async claimKey(
+    claim: Claim,
+  ): Promise<IdempotencyEntry | null | undefined> {
+    try {
+      const existing = await this.withTimeout(
+        this.storage.claim(claim.storageKey, claim.lock, claim.route.lockTtlMs),
+      );
+      this.report(existing ? undefined : 'claimed');
+      return existing;
+    } catch (error) {
+      this.degraded('claim', error);
+      return undefined;
+    }
+  }
+
+  private answerFromEntry(
+    context: ExecutionContext,
+    entry: IdempotencyEntry,
+    fingerprint: string,
+  ): unknown {
+    if (entry.fingerprint !== fingerprint) {
+      this.report('key_reused');
+      throw new IdempotencyKeyReusedException();
+    }
+    if (entry.state === 'in_flight') {
+      this.report('in_flight');
+      const retryAfter = Math.max(
+        1,
+        Math.ceil((entry.expiresAt - Date.now()) / 1000),
+      );
+      this.setHeader(context, 'Retry-After', String(retryAfter));
+      throw new IdempotencyRequestInProgressException(retryAfter);
+    }
+    return this.replayStoredResponse(context, entry);
+  }
+
+  private replayStoredResponse(
+    context: ExecutionContext,
+    entry: CompletedEntry,
+  ): unknown {
+    this.report('replayed');
+    const { httpAdapter } = this.adapterHost;
+    httpAdapter.status(context.switchToHttp().getResponse(), entry.status);
+    for (const [name, value] of Object.entries(entry.headers))
+      this.setHeader(context, name, value);
+    this.setHeader(context, REPLAYED_HEADER, 'true');
+    return entry.body;
+  }
+
+  private async storeResponse(
+    context: ExecutionContext,
+    claim: Claim,
+    body: unknown,
+  ): Promise<void> {
+    const status = this.responseStatus(context);
+    const storable =
+      this.options.storeStatus?.(status) ?? (status >= 200 && status < 300);
+    if (!storable) return this.releaseClaim(claim);
+    const entry: CompletedEntry = {
+      state: 'completed',
+      fingerprint: claim.lock.fingerprint,
+      status,
+      headers: this.headersToStore(context),
+      body,
+    };
+    try {
+      const ttlMs = claim.route.ttlSeconds * 1000;
+      const stored = await this.withTimeout(
+        this.storage.complete(claim.storageKey, claim.lock.token, entry, ttlMs),
+      );
+      if (!stored)
+        this.logger.warn(
+          `claim on ${claim.storageKey} was lost before the response could be stored`,
+        );
+    } catch (error) {
+      this.degraded('complete', error);
+    }
+  }
+
+  private async releaseClaim(claim: Claim): Promise<void> {
+    try {
+      await this.withTimeout(
+        this.storage.release(claim.storageKey, claim.lock.token),
+      );
+    } catch (error) {
+      this.degraded('release', error);
+    }
+  }
+
+  /** The status Nest will send: `@HttpCode()` or the method's default (201 for POST). */
+  private responseStatus(context: ExecutionContext): number {
+    const explicit = this.reflector.get<number | undefined>(
+      HTTP_CODE_METADATA,
+      context.getHandler(),
+    );
+    return (
+      explicit ??
+      (context.switchToHttp().getRequest<HttpRequest>().method === 'POST'
+        ? 201
+        : 200)
+    );
+  }
+
+  private headersToStore(context: ExecutionContext): Record<string, string> {
+    const response = context
+      .switchToHttp()
+      .getResponse<{ getHeader(name: string): unknown }>();
+    const headers: Record<string, string> = {};
+    for (const name of this.storedHeaders) {
+      const value = response.getHeader(name);
+      if (typeof value === 'string' || typeof value === 'number')
+        headers[name] = String(value);
+    }
+    return headers;
+  }
+
+  private setHeader(
+    context: ExecutionContext,
+    name: string,
+    value: string,
+  ): void {
+    this.adapterHost.httpAdapter.setHeader(
+      context.switchToHttp().getResponse(),
+      name,
+      value,
+    );
+  }
+
+  private withTimeout<T>(operation: Promise<T>): Promise<T> {
+    const timeoutMs = this.options.storageTimeoutMs ?? 250;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StorageTimeoutError(
+              `storage did not answer in ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    return Promise.race([operation, timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  }
+
+  private degraded(operation: string, error: unknown): void {
+    this.report('storage_degraded');
+    this.logger.warn(
+      `idempotency storage ${operation} failed, continuing without it: ${String(error)}`,
+    );
+  }
+
+  private report(event: IdempotencyEvent | undefined): void {
+    if (event) this.options.onEvent?.(event);
+  }
+}

@@ -1,0 +1,21 @@
+export { IdempotencyModule } from './idempotency.module';
+export { IdempotencyInterceptor } from './idempotency.interceptor';
+export { Idempotent } from './idempotent.decorator';
+export {
+  IdempotencyRequest,
+  readIdempotencyContext,
+} from './idempotency-context';
+export type { IdempotencyContext } from './idempotency-context';
+export { IDEMPOTENT_ROUTE, REPLAYED_HEADER } from './idempotency.constants';
+export * from './idempotency.exceptions';
+export * from './idempotency-options.interface';
+export { canonicalJson, requestFingerprint } from './fingerprint';
+export {
+  parseIdempotencyKey,
+  unquoteStructuredString,
+  DEFAULT_KEY_PATTERN,
+} from './idempotency-key';
+export * from './storage/idempotency-storage.interface';
+export { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
+export { RedisIdempotencyStorage } from './storage/redis.storage';
+export type { RedisCommander } from './storage/redis.storage';

@@ -1,0 +1,60 @@
+import {
+  CompletedEntry,
+  IdempotencyEntry,
+  IdempotencyStorage,
+  InFlightEntry,
+} from './idempotency-storage.interface';
+
+/**
+ * Single-process storage: the module's default and a test double. Not for more than one instance.
+ *
+ * @example IdempotencyModule.forRoot({ storage: new InMemoryIdempotencyStorage() })
+ */
+export class InMemoryIdempotencyStorage implements IdempotencyStorage {
+  private readonly entries = new Map<
+    string,
+    { entry: IdempotencyEntry; expiresAt: number }
+  >();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  claim(
+    key: string,
+    lock: InFlightEntry,
+    lockTtlMs: number,
+  ): Promise<IdempotencyEntry | null> {
+    const existing = this.read(key);
+    if (existing) return Promise.resolve(existing);
+    this.entries.set(key, { entry: lock, expiresAt: this.now() + lockTtlMs });
+    return Promise.resolve(null);
+  }
+
+  complete(
+    key: string,
+    token: string,
+    entry: CompletedEntry,
+    ttlMs: number,
+  ): Promise<boolean> {
+    if (!this.holds(key, token)) return Promise.resolve(false);
+    this.entries.set(key, { entry, expiresAt: this.now() + ttlMs });
+    return Promise.resolve(true);
+  }
+
+  release(key: string, token: string): Promise<boolean> {
+    return Promise.resolve(this.holds(key, token) && this.entries.delete(key));
+  }
+
+  private holds(key: string, token: string): boolean {
+    const entry = this.read(key);
+    return entry?.state === 'in_flight' && entry.token === token;
+  }
+
+  private read(key: string): IdempotencyEntry | undefined {
+    const stored = this.entries.get(key);
+    if (stored && stored.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return stored?.entry;
+  }
+}

@@ -1,0 +1,94 @@
+import {
+  CompletedEntry,
+  IdempotencyEntry,
+  IdempotencyStorage,
+  InFlightEntry,
+} from './idempotency-storage.interface';
+
+/**
+ * The one command a Redis client must offer: send raw arguments, get the reply. node-redis
+ * (`client.sendCommand`, as exposed by `@keyv/redis`'s `.client`) and ioredis (`call`) both fit.
+ */
+export interface RedisCommander {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/** Replace the lock by the response only if the lock still carries our token (compare-and-set). */
+const COMPLETE_IF_OWNER = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, entry = pcall(cjson.decode, current)
+if not ok or entry.state ~= 'in_flight' or entry.token ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
+/** Delete the lock only if it still carries our token (compare-and-delete). */
+const RELEASE_IF_OWNER = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, entry = pcall(cjson.decode, current)
+if not ok or entry.state ~= 'in_flight' or entry.token ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`;
+
+/**
+ * Redis storage. One Redis key per idempotency key holds either the lock or the response, so that
+ * claiming is one `SET NX PX GET` round trip (the reply is the existing entry, ready to replay) and
+ * completing replaces the lock atomically. Needs Redis >= 7.0 (`SET ... NX GET`).
+ *
+ * @example new RedisIdempotencyStorage(keyvRedis.client)
+ */
+export class RedisIdempotencyStorage implements IdempotencyStorage {
+  constructor(private readonly redis: RedisCommander) {}
+
+  async claim(
+    key: string,
+    lock: InFlightEntry,
+    lockTtlMs: number,
+  ): Promise<IdempotencyEntry | null> {
+    const previous = await this.redis.sendCommand([
+      'SET',
+      key,
+      JSON.stringify(lock),
+      'NX',
+      'PX',
+      String(lockTtlMs),
+      'GET',
+    ]);
+    return previous === null || previous === undefined
+      ? null
+      : (JSON.parse(
+          typeof previous === 'string'
+            ? previous
+            : (previous as Buffer).toString(),
+        ) as IdempotencyEntry);
+  }
+
+  async complete(
+    key: string,
+    token: string,
+    entry: CompletedEntry,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const reply = await this.redis.sendCommand([
+      'EVAL',
+      COMPLETE_IF_OWNER,
+      '1',
+      key,
+      token,
+      JSON.stringify(entry),
+      String(ttlMs),
+    ]);
+    return Number(reply) === 1;
+  }
+
+  async release(key: string, token: string): Promise<boolean> {
+    const reply = await this.redis.sendCommand([
+      'EVAL',
+      RELEASE_IF_OWNER,
+      '1',
+      key,
+      token,
+    ]);
+    return Number(reply) === 1;
+  }
+}

@@ -1,0 +1,70 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+
+export type OrderStatus = 'created' | 'cancelled';
+
+export interface OrderItem {
+  sku: string;
+  quantity: number;
+  unitPriceCents: number;
+}
+
+/** Name of the unique index that makes a retried create resolve to the first order. */
+export const ORDERS_IDEMPOTENCY_CONSTRAINT =
+  'orders_user_id_idempotency_key_uq';
+
+@Entity({ name: 'orders' })
+export class OrderEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 128 })
+  userId: string;
+
+  @Column({
+    name: 'idempotency_key',
+    type: 'varchar',
+    length: 255,
+    nullable: true,
+  })
+  idempotencyKey: string | null;
+
+  @Column({
+    name: 'request_fingerprint',
+    type: 'char',
+    length: 64,
+    nullable: true,
+  })
+  requestFingerprint: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: OrderStatus;
+
+  @Column({ type: 'char', length: 3 })
+  currency: string;
+
+  @Column({ type: 'jsonb' })
+  items: OrderItem[];
+
+  /** bigint: node-postgres returns it as a string, kept exact end to end. */
+  @Column({ name: 'total_cents', type: 'bigint' })
+  totalCents: string;
+
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  note: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+
+  @Column({
+    name: 'cancelled_at',
+    type: 'timestamptz',
+    precision: 3,
+    nullable: true,
+  })
+  cancelledAt: Date | null;
+}

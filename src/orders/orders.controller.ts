@@ -1,0 +1,179 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentUser } from '../auth/authenticated-user';
+import type { AuthenticatedUser } from '../auth/authenticated-user';
+import { ApiError, ErrorCode, OrderNotFoundError } from '../common/errors';
+import {
+  Idempotent,
+  IdempotencyRequest,
+  REPLAYED_HEADER,
+} from '../idempotency';
+import type { IdempotencyContext } from '../idempotency';
+import { CreateOrderDto } from './dto/create-order.dto';
+import { ListOrdersQuery } from './dto/list-orders.query';
+import { OrderPage, OrderView } from './dto/order.view';
+import { OrdersService } from './orders.service';
+
+const anyUuid = new ParseUUIDPipe({
+  exceptionFactory: () => new OrderNotFoundError(),
+});
+
+@ApiTags('orders')
+@ApiBearerAuth()
+@ApiError(
+  401,
+  [ErrorCode.UNAUTHORIZED],
+  'Missing, malformed, expired or wrongly signed bearer token.',
+)
+@ApiError(
+  503,
+  [ErrorCode.SERVICE_UNAVAILABLE],
+  'The database did not answer; retry later (same key for creates).',
+)
+@Controller('orders')
+export class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  @Post()
+  @Idempotent()
+  @ApiOperation({
+    summary: 'Create an order (retry-safe)',
+    description:
+      'Send a unique Idempotency-Key per order. Retrying with the same key and the same body returns the ' +
+      'first response (201, same body, same Location) with `Idempotent-Replayed: true`, never a second order. ' +
+      'The same key with a different body is refused (422); while the first request is still running, a ' +
+      'retry gets 409 with Retry-After. Errors (4xx/5xx) are not remembered: fix the request and retry with the same key.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: true,
+    description:
+      '1 to 255 visible ASCII characters (0x21-0x7E), unique per order, e.g. a UUID. The IETF draft form, ' +
+      'a quoted sf-string ("..."), names the same key as the bare value. Scoped to the caller.',
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7E]{1,255}$',
+    },
+  })
+  @ApiCreatedResponse({
+    type: OrderView,
+    description:
+      'Created, or replayed for a retry (then with `Idempotent-Replayed: true`).',
+    headers: {
+      Location: { description: '/orders/{id}', schema: { type: 'string' } },
+      'Idempotent-Replayed': {
+        description: 'Present and "true" when this is a replay',
+        schema: { type: 'string' },
+      },
+    },
+  })
+  @ApiError(
+    400,
+    [
+      ErrorCode.MISSING_IDEMPOTENCY_KEY,
+      ErrorCode.INVALID_IDEMPOTENCY_KEY,
+      ErrorCode.VALIDATION_FAILED,
+      ErrorCode.INVALID_JSON,
+    ],
+    'Bad header or body; nothing was stored, a corrected retry with the same key creates the order.',
+  )
+  @ApiError(
+    409,
+    [ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS],
+    'The same request is still in flight; honour Retry-After.',
+  )
+  @ApiError(413, [ErrorCode.PAYLOAD_TOO_LARGE], 'Body over 64 KiB.')
+  @ApiError(
+    415,
+    [ErrorCode.UNSUPPORTED_MEDIA_TYPE],
+    'Body is not application/json.',
+  )
+  @ApiError(
+    422,
+    [ErrorCode.IDEMPOTENCY_KEY_REUSED],
+    'The key was already used for a different request.',
+  )
+  async create(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() dto: CreateOrderDto,
+    @IdempotencyRequest() idempotency: IdempotencyContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<OrderView> {
+    const { order, replayed } = await this.orders.create(
+      user.id,
+      dto,
+      idempotency,
+    );
+    reply.header('Location', `/orders/${order.id}`);
+    if (replayed) reply.header(REPLAYED_HEADER, 'true');
+    return order;
+  }
+
+  @Get()
+  @ApiOperation({ summary: "List the caller's orders, newest first" })
+  @ApiOkResponse({ type: OrderPage })
+  @ApiError(
+    400,
+    [ErrorCode.VALIDATION_FAILED, ErrorCode.INVALID_CURSOR],
+    'Bad limit or cursor.',
+  )
+  list(
+    @CurrentUser() user: AuthenticatedUser,
+    @Query() query: ListOrdersQuery,
+  ): Promise<OrderPage> {
+    return this.orders.list(user.id, query.limit ?? 20, query.cursor);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Read one of your orders' })
+  @ApiOkResponse({ type: OrderView })
+  @ApiError(
+    404,
+    [ErrorCode.ORDER_NOT_FOUND],
+    "Unknown id, malformed id, or another user's order.",
+  )
+  findOne(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', anyUuid) id: string,
+  ): Promise<OrderView> {
+    return this.orders.findOne(user.id, id);
+  }
+
+  @Delete(':id')
+  @ApiOperation({
+    summary:
+      'Cancel an order (idempotent: repeating it returns the same cancelled order)',
+  })
+  @ApiOkResponse({ type: OrderView })
+  @ApiError(
+    404,
+    [ErrorCode.ORDER_NOT_FOUND],
+    "Unknown id, malformed id, or another user's order.",
+  )
+  cancel(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', anyUuid) id: string,
+  ): Promise<OrderView> {
+    return this.orders.cancel(user.id, id);
+  }
+}

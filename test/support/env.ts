@@ -1,0 +1,8 @@
+import { TEST_DATABASE_ENV, TEST_JWT_SECRET, TEST_REDIS_URL } from './test-env';
+
+// Every e2e worker talks to the run's own database and the real Redis.
+process.env.NODE_ENV = 'test';
+process.env.DATABASE_URL = process.env[TEST_DATABASE_ENV];
+process.env.DB_MIGRATIONS_RUN = 'false';
+process.env.REDIS_URL = TEST_REDIS_URL;
+process.env.JWT_SECRET = TEST_JWT_SECRET;
