@@ -4,12 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import KeyvRedis from '@keyv/redis';
 import { AuthModule } from './auth/auth.module';
 import { AuthenticatedRequest } from './auth/authenticated-user';
-import {
-  appConfig,
-  authConfig,
-  databaseConfig,
-  idempotencyConfig,
-} from './config';
+import { allConfigs, databaseConfig, idempotencyConfig } from './config';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import {
@@ -25,7 +20,7 @@ import { REDIS_STORE, RedisModule } from './redis/redis.module';
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: process.env.NODE_ENV === 'test',
-      load: [appConfig, authConfig, databaseConfig, idempotencyConfig],
+      load: allConfigs,
     }),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],

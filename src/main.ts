@@ -4,9 +4,14 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { configureApp, createFastifyAdapter } from './app.setup';
-import { appConfig, InvalidEnvironmentError } from './config';
+import {
+  appConfig,
+  InvalidEnvironmentError,
+  validateEnvironment,
+} from './config';
 
 async function bootstrap(): Promise<void> {
+  validateEnvironment();
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule,
     createFastifyAdapter(),

@@ -3,3 +3,20 @@ export { authConfig } from './auth.config';
 export { databaseConfig } from './database.config';
 export { idempotencyConfig } from './idempotency.config';
 export { InvalidEnvironmentError } from './env';
+
+import { appConfig } from './app.config';
+import { authConfig } from './auth.config';
+import { databaseConfig } from './database.config';
+import { idempotencyConfig } from './idempotency.config';
+
+export const allConfigs = [
+  appConfig,
+  authConfig,
+  databaseConfig,
+  idempotencyConfig,
+];
+
+/** Reads every namespace once, so a bad variable fails before Nest starts (throws InvalidEnvironmentError). */
+export function validateEnvironment(): void {
+  for (const read of allConfigs) read();
+}

@@ -1,0 +1,71 @@
+import { AddressInfo, createServer, Server, Socket } from 'node:net';
+
+/**
+ * A TCP proxy the tests own, in front of Postgres or Redis, to inject real network faults:
+ * `cut()` drops every open connection and refuses new ones; `restore()` lets traffic through again.
+ */
+export class TcpProxy {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private open = true;
+
+  private constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {
+    this.server = createServer((client) => this.accept(client));
+  }
+
+  static async start(target: string): Promise<TcpProxy> {
+    const url = new URL(target);
+    const proxy = new TcpProxy(url.hostname, Number(url.port));
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** `target` with its host and port replaced by the proxy's. */
+  urlFor(target: string): string {
+    const url = new URL(target);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  cut(): void {
+    this.open = false;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  restore(): void {
+    this.open = true;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    if (!this.open) {
+      client.destroy();
+      return;
+    }
+    const upstream = new Socket();
+    upstream.connect(this.targetPort, this.targetHost);
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  }
+}
