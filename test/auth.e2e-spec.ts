@@ -1,12 +1,23 @@
 import { createHmac } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import { TEST_JWT_SECRET } from './support/test-env';
-import { createTestApp, newUser, send, TestApp, tokenFor } from './support/test-app';
+import {
+  createTestApp,
+  newUser,
+  send,
+  TestApp,
+  tokenFor,
+} from './support/test-app';
 
-const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const base64url = (value: object) =>
+  Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** Builds a token by hand, so that headers jsonwebtoken would refuse to sign can be tested. */
-function handMadeToken(header: object, payload: object, secret = TEST_JWT_SECRET): string {
+function handMadeToken(
+  header: object,
+  payload: object,
+  secret = TEST_JWT_SECRET,
+): string {
   const unsigned = `${base64url(header)}.${base64url(payload)}`;
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
 }
@@ -18,7 +29,9 @@ describe('Bearer authentication', () => {
 
   const now = () => Math.floor(Date.now() / 1000);
   const list = (authorization?: string) =>
-    send(t.url, 'GET', '/orders', { headers: authorization ? { authorization } : {} });
+    send(t.url, 'GET', '/orders', {
+      headers: authorization ? { authorization } : {},
+    });
 
   it('lets a valid HS256 token through', async () => {
     expect((await list(`Bearer ${tokenFor(newUser())}`)).status).toBe(200);
@@ -28,21 +41,50 @@ describe('Bearer authentication', () => {
     ['no header', undefined],
     ['a non-bearer scheme', `Basic ${Buffer.from('a:b').toString('base64')}`],
     ['a malformed token', 'Bearer not.a.jwt!'],
-    ['a wrong signature', `Bearer ${tokenFor('u1', { secret: 'another-secret-another-secret' })}`],
-    ['an expired token', `Bearer ${sign({ sub: 'u1', exp: now() - 10 }, TEST_JWT_SECRET)}`],
-    ['a token valid only in the future (nbf)', `Bearer ${sign({ sub: 'u1', nbf: now() + 600 }, TEST_JWT_SECRET)}`],
-    ['alg none', `Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'u1' })}.`],
-    ['HS384', `Bearer ${sign({ sub: 'u1' }, TEST_JWT_SECRET, { algorithm: 'HS384' })}`],
-    ['an RS256 header signed with the HMAC secret', `Bearer ${handMadeToken({ alg: 'RS256', typ: 'JWT' }, { sub: 'u1' })}`],
+    [
+      'a wrong signature',
+      `Bearer ${tokenFor('u1', { secret: 'another-secret-another-secret' })}`,
+    ],
+    [
+      'an expired token',
+      `Bearer ${sign({ sub: 'u1', exp: now() - 10 }, TEST_JWT_SECRET)}`,
+    ],
+    [
+      'a token valid only in the future (nbf)',
+      `Bearer ${sign({ sub: 'u1', nbf: now() + 600 }, TEST_JWT_SECRET)}`,
+    ],
+    [
+      'alg none',
+      `Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'u1' })}.`,
+    ],
+    [
+      'HS384',
+      `Bearer ${sign({ sub: 'u1' }, TEST_JWT_SECRET, { algorithm: 'HS384' })}`,
+    ],
+    [
+      'an RS256 header signed with the HMAC secret',
+      `Bearer ${handMadeToken({ alg: 'RS256', typ: 'JWT' }, { sub: 'u1' })}`,
+    ],
     ['no sub claim', `Bearer ${sign({ user: 'u1' }, TEST_JWT_SECRET)}`],
-    ['an empty sub', `Bearer ${handMadeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '' })}`],
-    ['a numeric sub', `Bearer ${handMadeToken({ alg: 'HS256', typ: 'JWT' }, { sub: 42 })}`],
+    [
+      'an empty sub',
+      `Bearer ${handMadeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '' })}`,
+    ],
+    [
+      'a numeric sub',
+      `Bearer ${handMadeToken({ alg: 'HS256', typ: 'JWT' }, { sub: 42 })}`,
+    ],
     ['a sub over 128 characters', `Bearer ${tokenFor('u'.repeat(129))}`],
-    ['an oversized token', `Bearer ${sign({ sub: 'u1', pad: 'x'.repeat(8000) }, TEST_JWT_SECRET)}`],
+    [
+      'an oversized token',
+      `Bearer ${sign({ sub: 'u1', pad: 'x'.repeat(8000) }, TEST_JWT_SECRET)}`,
+    ],
   ])('refuses %s with 401 UNAUTHORIZED', async (_, authorization) => {
     const response = await list(authorization);
     expect(response.status).toBe(401);
-    expect(response.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+    expect(response.body).toEqual({
+      error: { code: 'UNAUTHORIZED', message: expect.any(String) },
+    });
   });
 
   it('checks the token before the idempotency key', async () => {

@@ -10,7 +10,10 @@ describe('Health and API docs', () => {
   beforeAll(async () => {
     postgres = await TcpProxy.start(process.env.DATABASE_URL!);
     t = await createTestApp({
-      env: { DATABASE_URL: postgres.urlFor(process.env.DATABASE_URL!), DB_CONNECT_TIMEOUT_MS: '500' },
+      env: {
+        DATABASE_URL: postgres.urlFor(process.env.DATABASE_URL!),
+        DB_CONNECT_TIMEOUT_MS: '500',
+      },
     });
   });
   afterAll(async () => {
@@ -43,17 +46,44 @@ describe('Health and API docs', () => {
   it('GET /docs-json documents every route, the bearer scheme, the key header and the error codes', async () => {
     const { body: doc } = await send(t.url, 'GET', '/docs-json');
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/orders', '/orders/{id}']);
-    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    const create = doc.paths['/orders'].post;
-    const keyHeader = create.parameters.find((p: { name: string }) => p.name === 'Idempotency-Key');
-    expect(keyHeader).toMatchObject({ in: 'header', required: true, schema: { maxLength: 255 } });
-    expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '401', '409', '413', '415', '422', '503']);
-    expect(create.responses['201'].headers).toHaveProperty('Idempotent-Replayed');
-    expect(create.responses['409'].content['application/json'].schema.properties.error.properties.code.enum).toEqual([
-      'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/health',
+      '/orders',
+      '/orders/{id}',
     ]);
-    expect(create.responses['422'].description).toContain('IDEMPOTENCY_KEY_REUSED');
+    expect(doc.components.securitySchemes.bearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    const create = doc.paths['/orders'].post;
+    const keyHeader = create.parameters.find(
+      (p: { name: string }) => p.name === 'Idempotency-Key',
+    );
+    expect(keyHeader).toMatchObject({
+      in: 'header',
+      required: true,
+      schema: { maxLength: 255 },
+    });
+    expect(Object.keys(create.responses).sort()).toEqual([
+      '201',
+      '400',
+      '401',
+      '409',
+      '413',
+      '415',
+      '422',
+      '503',
+    ]);
+    expect(create.responses['201'].headers).toHaveProperty(
+      'Idempotent-Replayed',
+    );
+    expect(
+      create.responses['409'].content['application/json'].schema.properties
+        .error.properties.code.enum,
+    ).toEqual(['IDEMPOTENCY_REQUEST_IN_PROGRESS']);
+    expect(create.responses['422'].description).toContain(
+      'IDEMPOTENCY_KEY_REUSED',
+    );
     expect(doc.info.description).toContain('Retry semantics');
     expect(doc.paths['/orders/{id}'].delete.responses).toHaveProperty('404');
   });
@@ -64,10 +94,14 @@ describe('Start-up configuration', () => {
 
   it('stops with one line naming a missing variable', async () => {
     const env = { ...process.env, JWT_SECRET: '', NODE_ENV: 'test' };
-    const result = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], { env }).catch(
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await run(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+      { env },
+    ).catch((error: { code: number; stderr: string }) => error);
     expect('code' in result && result.code).toBe(1);
-    expect(result.stderr.trim()).toBe('Invalid environment variable JWT_SECRET: must be set');
+    expect(result.stderr.trim()).toBe(
+      'Invalid environment variable JWT_SECRET: must be set',
+    );
   });
 });

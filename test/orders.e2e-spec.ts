@@ -1,4 +1,3 @@
-import { DataSource } from 'typeorm';
 import {
   createTestApp,
   newUser,
@@ -6,30 +5,22 @@ import {
   TestApp,
   tokenFor,
   validOrder,
+  createOrder,
+  countOrders as countOrdersOf,
 } from './support/test-app';
 
 describe('Orders API (HTTP, real Postgres and Redis)', () => {
   let t: TestApp;
-  let db: DataSource;
 
   beforeAll(async () => {
     t = await createTestApp();
-    db = t.app.get(DataSource);
   });
   afterAll(() => t.close());
 
-  const countOrders = async (userId: string): Promise<number> =>
-    Number(
-      (
-        await db.query(
-          'SELECT count(*)::int AS n FROM orders WHERE user_id = $1',
-          [userId],
-        )
-      )[0].n,
-    );
+  const countOrders = (userId: string) => countOrdersOf(t, userId);
 
-  const create = (token: string, key: string, body: unknown = validOrder()) =>
-    send(t.url, 'POST', '/orders', { token, key, body });
+  const create = (token: string, key: string, body?: unknown) =>
+    createOrder(t, token, key, body);
 
   describe('POST /orders', () => {
     it('creates an order: 201, the documented body and a Location header', async () => {

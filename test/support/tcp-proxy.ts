@@ -19,7 +19,9 @@ export class TcpProxy {
   static async start(target: string): Promise<TcpProxy> {
     const url = new URL(target);
     const proxy = new TcpProxy(url.hostname, Number(url.port));
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) =>
+      proxy.server.listen(0, '127.0.0.1', resolve),
+    );
     return proxy;
   }
 

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import { DataSource } from 'typeorm';
 import { TEST_JWT_SECRET } from './test-env';
 
 export interface TestApp {
@@ -114,4 +115,24 @@ export async function send(
     /* not JSON: keep the text */
   }
   return { status: response.status, headers: response.headers, body };
+}
+
+/** POST /orders with a key and (by default) a valid body. */
+export function createOrder(
+  t: TestApp,
+  token: string,
+  key: string,
+  body: unknown = validOrder(),
+): Promise<Sent> {
+  return send(t.url, 'POST', '/orders', { token, key, body });
+}
+
+/** Rows in the orders table for one user: the ground truth for "no duplicate order". */
+export async function countOrders(t: TestApp, userId: string): Promise<number> {
+  const rows: { n: number }[] = await t.app
+    .get(DataSource)
+    .query('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [
+      userId,
+    ]);
+  return rows[0].n;
 }

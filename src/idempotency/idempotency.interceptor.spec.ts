@@ -1,0 +1,310 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Module,
+  Post,
+  Res,
+  INestApplication,
+} from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { createClient } from '@keyv/redis';
+import { randomUUID } from 'node:crypto';
+import { IdempotencyModule } from './idempotency.module';
+import { Idempotent } from './idempotent.decorator';
+import { IdempotencyEvent } from './idempotency-options.interface';
+import {
+  RedisCommander,
+  RedisIdempotencyStorage,
+} from './storage/redis.storage';
+
+/** A route the test can hold in flight, and that counts how often it really ran. */
+class Gate {
+  runs = 0;
+  private release?: () => void;
+  private entered?: () => void;
+  held = false;
+
+  hold(): Promise<void> {
+    this.held = true;
+    return new Promise((resolve) => (this.entered = resolve));
+  }
+
+  async pass(): Promise<void> {
+    this.runs++;
+    if (!this.held) return;
+    this.held = false;
+    const wait = new Promise<void>((resolve) => (this.release = resolve));
+    this.entered?.();
+    await wait;
+  }
+
+  open(): void {
+    this.release?.();
+  }
+}
+
+const gate = new Gate();
+
+@Controller('things')
+class ThingsController {
+  @Post()
+  @Idempotent()
+  async create(
+    @Body() body: { name: string },
+    @Res({ passthrough: true }) res: { header(n: string, v: string): void },
+  ) {
+    await gate.pass();
+    if (body.name === 'bad') throw new BadRequestException('bad name');
+    const id = randomUUID();
+    res.header('Location', `/things/${id}`);
+    return { id, name: body.name };
+  }
+
+  @Post('optional')
+  @Idempotent({ required: false })
+  optional() {
+    gate.runs++;
+    return { ok: true };
+  }
+
+  @Get()
+  @Idempotent()
+  list() {
+    return [];
+  }
+}
+
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function startApp(
+  kind: 'fastify' | 'express',
+  storage: RedisCommander,
+  events: IdempotencyEvent[],
+  lockTtlMs = 5000,
+) {
+  @Module({
+    imports: [
+      IdempotencyModule.forRoot({
+        storage: new RedisIdempotencyStorage(storage),
+        keyPrefix: `idem-spec-${randomUUID()}:`,
+        lockTtlMs,
+        storageTimeoutMs: 100,
+        onEvent: (event) => events.push(event),
+      }),
+    ],
+    controllers: [ThingsController],
+  })
+  class SpecModule {}
+  const moduleRef = await Test.createTestingModule({
+    imports: [SpecModule],
+  }).compile();
+  const app: INestApplication = moduleRef.createNestApplication(
+    kind === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(),
+    { logger: false },
+  );
+  await app.listen(0, '127.0.0.1');
+  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+}
+
+describe.each(['fastify', 'express'] as const)(
+  'IdempotencyInterceptor on %s with a real Redis',
+  (kind) => {
+    const redis = createClient({ url: redisUrl });
+    let app: INestApplication;
+    let url: string;
+    let events: IdempotencyEvent[];
+
+    beforeAll(() => redis.connect());
+    afterAll(() => redis.quit());
+    beforeEach(async () => {
+      events = [];
+      gate.runs = 0;
+      ({ app, url } = await startApp(
+        kind,
+        redis,
+        events,
+      ));
+    });
+    afterEach(() => app.close());
+
+    const post = (key: string | undefined, body: object, path = '/things') =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key === undefined ? {} : { 'idempotency-key': key }),
+        },
+        body: JSON.stringify(body),
+      });
+
+    it('runs the handler once, then replays status, body and Location with the replay header', async () => {
+      const first = await post('k1', { name: 'a' });
+      const firstBody = (await first.json()) as { id: string };
+      expect(first.status).toBe(201);
+      expect(first.headers.get('idempotent-replayed')).toBeNull();
+      const second = await post('k1', { name: 'a' });
+      expect(second.status).toBe(201);
+      expect(await second.json()).toEqual(firstBody);
+      expect(second.headers.get('location')).toBe(`/things/${firstBody.id}`);
+      expect(second.headers.get('idempotent-replayed')).toBe('true');
+      expect(gate.runs).toBe(1);
+      expect(events).toEqual(['claimed', 'replayed']);
+    });
+
+    it('names the same key in the bare and the quoted (sf-string) form', async () => {
+      const first = (await (await post('abc"d', { name: 'a' })).json()) as {
+        id: string;
+      };
+      const quoted = await post('"abc\\"d"', { name: 'a' });
+      expect(((await quoted.json()) as { id: string }).id).toBe(first.id);
+    });
+
+    it('refuses a completed key reused with a different body: 422', async () => {
+      await post('k2', { name: 'a' });
+      const reused = await post('k2', { name: 'b' });
+      expect(reused.status).toBe(422);
+      expect(((await reused.json()) as { code: string }).code).toBe(
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+      expect(gate.runs).toBe(1);
+    });
+
+    it('answers a duplicate in flight with 409 and Retry-After, and a different body in flight with 422', async () => {
+      const entered = gate.hold();
+      const first = post('k3', { name: 'a' });
+      await entered;
+      const duplicate = await post('k3', { name: 'a' });
+      expect(duplicate.status).toBe(409);
+      expect(((await duplicate.json()) as { code: string }).code).toBe(
+        'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+      );
+      expect(
+        Number(duplicate.headers.get('retry-after')),
+      ).toBeGreaterThanOrEqual(1);
+      expect((await post('k3', { name: 'b' })).status).toBe(422);
+      gate.open();
+      expect((await first).status).toBe(201);
+      expect(
+        (await post('k3', { name: 'a' })).headers.get('idempotent-replayed'),
+      ).toBe('true');
+    });
+
+    it('stores nothing for a failed handler: the retry runs again', async () => {
+      expect((await post('k4', { name: 'bad' })).status).toBe(400);
+      expect((await post('k4', { name: 'bad' })).status).toBe(400);
+      expect(gate.runs).toBe(2);
+      expect((await post('k4', { name: 'good' })).status).toBe(201);
+    });
+
+    it('requires the key unless the route says otherwise, and never touches safe methods', async () => {
+      const missing = await post(undefined, { name: 'a' });
+      expect(missing.status).toBe(400);
+      expect(((await missing.json()) as { code: string }).code).toBe(
+        'MISSING_IDEMPOTENCY_KEY',
+      );
+      expect((await post('', { name: 'a' })).status).toBe(400);
+      expect((await post(undefined, {}, '/things/optional')).status).toBe(201);
+      expect((await fetch(`${url}/things`)).status).toBe(200);
+      expect(events).toEqual([]);
+    });
+  },
+);
+
+describe('IdempotencyInterceptor when its storage fails', () => {
+  let app: INestApplication;
+  let url: string;
+  const events: IdempotencyEvent[] = [];
+  afterEach(() => app.close());
+
+  it.each([
+    [
+      'refuses',
+      { sendCommand: () => Promise.reject(new Error('ECONNREFUSED')) },
+    ],
+    ['hangs', { sendCommand: () => new Promise<never>(() => undefined) }],
+  ])(
+    'runs the handler without the fast path when Redis %s',
+    async (_, broken) => {
+      events.length = 0;
+      ({ app, url } = await startApp('fastify', broken, events));
+      const started = Date.now();
+      const response = await fetch(`${url}/things`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k' },
+        body: JSON.stringify({ name: 'a' }),
+      });
+      expect(response.status).toBe(201);
+      expect(events).toEqual(['storage_degraded']);
+      // Bounded by the storage timeout (100 ms a call), not hung; generous margin for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(5000);
+    },
+  );
+});
+
+describe('RedisIdempotencyStorage', () => {
+  const redis = createClient({ url: redisUrl });
+  const storage = new RedisIdempotencyStorage(
+    redis,
+  );
+  const lock = (token: string) => ({
+    state: 'in_flight' as const,
+    fingerprint: 'f',
+    token,
+    expiresAt: Date.now() + 1000,
+  });
+  const done = {
+    state: 'completed' as const,
+    fingerprint: 'f',
+    status: 201,
+    headers: {},
+    body: { ok: 1 },
+  };
+  beforeAll(() => redis.connect());
+  afterAll(() => redis.quit());
+
+  it('lets exactly one of many racing claims win', async () => {
+    const key = `idem-spec:${randomUUID()}`;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        storage.claim(key, lock(`t${i}`), 5000),
+      ),
+    );
+    expect(results.filter((r) => r === null)).toHaveLength(1);
+  });
+
+  it('lets only the owner of a lock complete or release it', async () => {
+    const key = `idem-spec:${randomUUID()}`;
+    await storage.claim(key, lock('mine'), 5000);
+    expect(await storage.release(key, 'theirs')).toBe(false);
+    expect(await storage.complete(key, 'theirs', done, 5000)).toBe(false);
+    expect(await storage.claim(key, lock('other'), 5000)).toMatchObject({
+      state: 'in_flight',
+      token: 'mine',
+    });
+    expect(await storage.complete(key, 'mine', done, 5000)).toBe(true);
+    expect(await storage.release(key, 'mine')).toBe(false);
+    expect(await storage.claim(key, lock('late'), 5000)).toEqual(done);
+  });
+
+  it('frees a lock after its TTL, and the late owner can then neither complete nor release', async () => {
+    const key = `idem-spec:${randomUUID()}`;
+    await storage.claim(key, lock('crashed'), 50);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await storage.claim(key, lock('retry'), 5000)).toBeNull();
+    expect(await storage.complete(key, 'crashed', done, 5000)).toBe(false);
+    expect(await storage.release(key, 'crashed')).toBe(false);
+    expect(await redis.pTTL(key)).toBeGreaterThan(1000);
+  });
+
+  it('expires a stored response after its TTL', async () => {
+    const key = `idem-spec:${randomUUID()}`;
+    await storage.claim(key, lock('t'), 5000);
+    await storage.complete(key, 't', done, 50);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await storage.claim(key, lock('next'), 5000)).toBeNull();
+  });
+});
