@@ -99,6 +99,11 @@ export function configureApp(
         : undefined,
     );
   });
+  // Server-side time of every response, for clients and for scripts/measure-replay.js.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(3)}`);
+    done(null, payload);
+  });
   setupSwagger(app);
   app.enableShutdownHooks();
   return app;
