@@ -6,12 +6,15 @@ import { createTestApp, send, TestApp } from './support/test-app';
 describe('Health and API docs', () => {
   let t: TestApp;
   let postgres: TcpProxy;
+  let redis: TcpProxy;
 
   beforeAll(async () => {
     postgres = await TcpProxy.start(process.env.DATABASE_URL!);
+    redis = await TcpProxy.start(process.env.REDIS_URL!);
     t = await createTestApp({
       env: {
         DATABASE_URL: postgres.urlFor(process.env.DATABASE_URL!),
+        REDIS_URL: redis.urlFor(process.env.REDIS_URL!),
         DB_CONNECT_TIMEOUT_MS: '500',
       },
     });
@@ -20,6 +23,35 @@ describe('Health and API docs', () => {
     postgres.restore();
     await t.close();
     await postgres.close();
+    await redis.close();
+  });
+
+  it('GET /health/live answers 200 without touching a dependency', async () => {
+    postgres.cut();
+    redis.cut();
+    const live = await send(t.url, 'GET', '/health/live');
+    postgres.restore();
+    redis.restore();
+    expect(live.status).toBe(200);
+    expect(live.body).toEqual({ status: 'ok' });
+  });
+
+  it('GET /health/ready needs Postgres and reports Redis as degraded without failing', async () => {
+    await waitFor(
+      async () =>
+        (await send(t.url, 'GET', '/health/ready')).body?.info?.redis
+          ?.status === 'up',
+    );
+    redis.cut();
+    const noRedis = await send(t.url, 'GET', '/health/ready');
+    expect(noRedis.status).toBe(200);
+    expect(noRedis.body.info.redis.status).toBe('degraded');
+    redis.restore();
+    postgres.cut();
+    const noPostgres = await send(t.url, 'GET', '/health/ready');
+    postgres.restore();
+    expect(noPostgres.status).toBe(503);
+    expect(noPostgres.body.error.code).toBe('SERVICE_UNAVAILABLE');
   });
 
   it('GET /health is public and 200 while Postgres answers, 503 in the envelope when it does not', async () => {
@@ -48,6 +80,8 @@ describe('Health and API docs', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/health',
+      '/health/live',
+      '/health/ready',
       '/orders',
       '/orders/{id}',
     ]);
@@ -105,3 +139,14 @@ describe('Start-up configuration', () => {
     );
   });
 });
+
+async function waitFor(
+  condition: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -43,7 +43,9 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
       );
       expect(response.headers.get('idempotent-replayed')).toBeNull();
       expect(await countOrders(user)).toBe(1);
-      expect(response.headers.get('server-timing')).toMatch(/^app;dur=\d+\.\d{3}$/);
+      expect(response.headers.get('server-timing')).toMatch(
+        /^app;dur=\d+\.\d{3}$/,
+      );
     });
 
     it('computes large totals exactly in integer cents', async () => {

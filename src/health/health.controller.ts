@@ -6,22 +6,43 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
+import { RedisHealthIndicator } from './redis.health';
 
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   @Get()
-  @Public()
   @HealthCheck()
   @ApiOperation({ summary: 'Ready when Postgres answers (200), else 503' })
   check() {
     return this.health.check([
       () => this.db.pingCheck('database', { timeout: 1500 }),
+    ]);
+  }
+
+  @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process answers (no I/O)' })
+  live() {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({
+    summary:
+      'Readiness: Postgres required (503 without it); Redis reported, degraded when down',
+  })
+  ready() {
+    return this.health.check([
+      () => this.db.pingCheck('database', { timeout: 1500 }),
+      () => this.redis.check('redis'),
     ]);
   }
 }
