@@ -9,7 +9,7 @@ import { ConfigType } from '@nestjs/config';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { idempotencyConfig } from '../config';
 
-/** DI token of the shared `@keyv/redis` store (cache-manager's Redis store); `.client` is node-redis. */
+/** DI token of the shared `@keyv/redis` store; its `.client` (node-redis) carries the idempotency commands. */
 export const REDIS_STORE = Symbol('REDIS_STORE');
 
 const logger = new Logger('Redis');
