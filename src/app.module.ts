@@ -36,6 +36,7 @@ import { REDIS_STORE, RedisModule } from './redis/redis.module';
       ) => ({
         ttlSeconds: config.ttlSeconds,
         lockTtlMs: config.lockTtlMs,
+        lockLeaseMs: config.lockLeaseMs,
         storageTimeoutMs: config.redisTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
         storage: new RedisIdempotencyStorage(

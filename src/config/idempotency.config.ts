@@ -11,6 +11,10 @@ export const idempotencyConfig = registerAs('idempotency', () => ({
     min: 100,
     max: 3600000,
   }),
+  lockLeaseMs: optionalInt('IDEMPOTENCY_LOCK_LEASE_MS', 5000, {
+    min: 100,
+    max: 3600000,
+  }),
   redisTimeoutMs: optionalInt('REDIS_COMMAND_TIMEOUT_MS', 250, {
     min: 10,
     max: 10000,

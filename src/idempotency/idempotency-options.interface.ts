@@ -14,7 +14,7 @@ export interface IdempotentRouteOptions {
   required?: boolean;
   /** How long a successful response is replayed. */
   ttlSeconds?: number;
-  /** How long a claim blocks duplicates if its owner never finishes. */
+  /** The longest a claim can block duplicates: its owner stops renewing it after this. */
   lockTtlMs?: number;
 }
 
@@ -36,6 +36,11 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
   storeStatus?: (status: number) => boolean;
   /** Response headers stored and replayed with the body. Default `['location']`. */
   storedHeaders?: string[];
+  /**
+   * How long a claim outlives its owner's last renewal (the owner renews every third of it while
+   * running). It bounds how long retries get 409 after the owner crashed. Default 5000 ms.
+   */
+  lockLeaseMs?: number;
   /** Default: an in-memory storage (one process only). */
   storage?: IdempotencyStorage;
   /** Upper bound of one storage call; past it the request goes on without the fast path. Default 250 ms. */

@@ -84,14 +84,15 @@ async function startApp(
   kind: 'fastify' | 'express',
   storage: RedisCommander,
   events: IdempotencyEvent[],
-  lockTtlMs = 5000,
+  lockLeaseMs = 5000,
 ) {
   @Module({
     imports: [
       IdempotencyModule.forRoot({
         storage: new RedisIdempotencyStorage(storage),
         keyPrefix: `idem-spec-${randomUUID()}:`,
-        lockTtlMs,
+        lockTtlMs: 5000,
+        lockLeaseMs,
         storageTimeoutMs: 100,
         onEvent: (event) => events.push(event),
       }),
@@ -123,11 +124,7 @@ describe.each(['fastify', 'express'] as const)(
     beforeEach(async () => {
       events = [];
       gate.runs = 0;
-      ({ app, url } = await startApp(
-        kind,
-        redis,
-        events,
-      ));
+      ({ app, url } = await startApp(kind, redis, events));
     });
     afterEach(() => app.close());
 
@@ -193,6 +190,19 @@ describe.each(['fastify', 'express'] as const)(
       ).toBe('true');
     });
 
+    it('keeps renewing a running claim, so a lease shorter than the request still answers 409', async () => {
+      await app.close();
+      ({ app, url } = await startApp(kind, redis, events, 150));
+      const entered = gate.hold();
+      const first = post('k5', { name: 'a' });
+      await entered;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await post('k5', { name: 'a' })).status).toBe(409);
+      gate.open();
+      expect((await first).status).toBe(201);
+      expect(gate.runs).toBe(1);
+    });
+
     it('stores nothing for a failed handler: the retry runs again', async () => {
       expect((await post('k4', { name: 'bad' })).status).toBe(400);
       expect((await post('k4', { name: 'bad' })).status).toBe(400);
@@ -247,9 +257,7 @@ describe('IdempotencyInterceptor when its storage fails', () => {
 
 describe('RedisIdempotencyStorage', () => {
   const redis = createClient({ url: redisUrl });
-  const storage = new RedisIdempotencyStorage(
-    redis,
-  );
+  const storage = new RedisIdempotencyStorage(redis);
   const lock = (token: string) => ({
     state: 'in_flight' as const,
     fingerprint: 'f',
@@ -298,6 +306,25 @@ describe('RedisIdempotencyStorage', () => {
     expect(await storage.complete(key, 'crashed', done, 5000)).toBe(false);
     expect(await storage.release(key, 'crashed')).toBe(false);
     expect(await redis.pTTL(key)).toBeGreaterThan(1000);
+  });
+
+  it('renews only its own lock, and never a completed entry', async () => {
+    const key = `idem-spec:${randomUUID()}`;
+    await storage.claim(key, lock('mine'), 200);
+    expect(await storage.renew(key, 'theirs', 5000)).toBe(false);
+    expect(await redis.pTTL(key)).toBeLessThanOrEqual(200);
+    expect(await storage.renew(key, 'mine', 5000)).toBe(true);
+    expect(await redis.pTTL(key)).toBeGreaterThan(1000);
+    await storage.complete(key, 'mine', done, 60000);
+    expect(await storage.renew(key, 'mine', 10)).toBe(false);
+    expect(await redis.pTTL(key)).toBeGreaterThan(10000);
+  });
+
+  it('loads its scripts again after the server forgot them (NOSCRIPT)', async () => {
+    const key = `idem-spec:${randomUUID()}`;
+    await storage.claim(key, lock('mine'), 5000);
+    await redis.sendCommand(['SCRIPT', 'FLUSH']);
+    expect(await storage.release(key, 'mine')).toBe(true);
   });
 
   it('expires a stored response after its TTL', async () => {

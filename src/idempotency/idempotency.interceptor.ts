@@ -33,6 +33,8 @@ import {
   IdempotencyStorage,
   InFlightEntry,
 } from './storage/idempotency-storage.interface';
+import { withTimeout } from './storage/storage-timeout';
+import { renewWhileRunning } from './claim-lease';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -47,10 +49,9 @@ interface Claim {
   storageKey: string;
   lock: InFlightEntry;
   route: Required<IdempotentRouteOptions>;
+  /** How long the lock outlives its last renewal: the wait for a retry after its owner died. */
+  leaseMs: number;
 }
-
-/** Thrown by {@link IdempotencyInterceptor.withTimeout}; means "storage too slow", not "storage said no". */
-class StorageTimeoutError extends Error {}
 
 /**
  * Claims the key, replays a stored response, refuses a reused key (422) or a duplicate in flight (409),
@@ -96,16 +97,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const existing = await this.claimKey(claim);
     if (existing)
       return this.answerFromEntry(context, existing, idempotency.fingerprint);
+    // undefined: storage is unavailable, so there is no claim to keep, store or release.
+    const owned = existing === null;
+    const stopRenewing = owned ? this.keepClaimAlive(claim) : undefined;
+    let body: unknown;
     try {
-      const body = await lastValueFrom(next.handle(), {
-        defaultValue: undefined,
-      });
-      if (existing === null) await this.storeResponse(context, claim, body);
-      return body;
+      body = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      if (existing === null) await this.releaseClaim(claim);
+      stopRenewing?.();
+      if (owned) await this.releaseClaim(claim);
       throw error;
     }
+    stopRenewing?.();
+    if (owned) await this.storeResponse(context, claim, body);
+    return body;
   }
 
   private routeOptions(
@@ -153,7 +158,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       token: randomUUID(),
       expiresAt: Date.now() + route.lockTtlMs,
     };
-    return { storageKey, lock, route };
+    const leaseMs = Math.min(this.options.lockLeaseMs ?? 5000, route.lockTtlMs);
+    return { storageKey, lock, route, leaseMs };
   }
 
   /** null: the claim is ours. An entry: someone else's. undefined: storage unavailable, go on without it. */
@@ -161,8 +167,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     claim: Claim,
   ): Promise<IdempotencyEntry | null | undefined> {
     try {
-      const existing = await this.withTimeout(
-        this.storage.claim(claim.storageKey, claim.lock, claim.route.lockTtlMs),
+      const existing = await this.bounded(
+        this.storage.claim(claim.storageKey, claim.lock, claim.leaseMs),
       );
       this.report(existing ? undefined : 'claimed');
       return existing;
@@ -170,6 +176,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
       this.degraded('claim', error);
       return undefined;
     }
+  }
+
+  private keepClaimAlive(claim: Claim): () => void {
+    return renewWhileRunning(
+      (ttlMs) => this.storage.renew(claim.storageKey, claim.lock.token, ttlMs),
+      claim.leaseMs,
+      claim.lock.expiresAt,
+    );
   }
 
   private answerFromEntry(
@@ -183,9 +197,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
     if (entry.state === 'in_flight') {
       this.report('in_flight');
+      // The owner finishes or its lease lapses within one lease, whichever comes first.
+      const lease = this.options.lockLeaseMs ?? 5000;
       const retryAfter = Math.max(
         1,
-        Math.ceil((entry.expiresAt - Date.now()) / 1000),
+        Math.ceil(Math.min(lease, entry.expiresAt - Date.now()) / 1000),
       );
       this.setHeader(context, 'Retry-After', String(retryAfter));
       throw new IdempotencyRequestInProgressException(retryAfter);
@@ -224,7 +240,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     };
     try {
       const ttlMs = claim.route.ttlSeconds * 1000;
-      const stored = await this.withTimeout(
+      const stored = await this.bounded(
         this.storage.complete(claim.storageKey, claim.lock.token, entry, ttlMs),
       );
       if (!stored)
@@ -238,7 +254,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private async releaseClaim(claim: Claim): Promise<void> {
     try {
-      await this.withTimeout(
+      await this.bounded(
         this.storage.release(claim.storageKey, claim.lock.token),
       );
     } catch (error) {
@@ -285,23 +301,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  private withTimeout<T>(operation: Promise<T>): Promise<T> {
-    const timeoutMs = this.options.storageTimeoutMs ?? 250;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StorageTimeoutError(
-              `storage did not answer in ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    return Promise.race([operation, timeout]).finally(() =>
-      clearTimeout(timer),
-    );
+  private bounded<T>(operation: Promise<T>): Promise<T> {
+    return withTimeout(operation, this.options.storageTimeoutMs ?? 250);
   }
 
   private degraded(operation: string, error: unknown): void {

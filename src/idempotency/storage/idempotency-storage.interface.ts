@@ -4,7 +4,7 @@ export interface InFlightEntry {
   fingerprint: string;
   /** Random per claim: only the claimant may complete or release it. */
   token: string;
-  /** Epoch ms when the claim lapses; used for Retry-After. */
+  /** Epoch ms after which the claim is never renewed again (its owner's hard deadline). */
   expiresAt: number;
 }
 
@@ -41,6 +41,8 @@ export interface IdempotencyStorage {
     entry: CompletedEntry,
     ttlMs: number,
   ): Promise<boolean>;
+  /** Extends the caller's lock to `ttlMs` from now, only while it still holds `token`. */
+  renew(key: string, token: string, ttlMs: number): Promise<boolean>;
   /** Deletes the caller's lock, only while it still holds `token`. */
   release(key: string, token: string): Promise<boolean>;
 }

@@ -40,6 +40,13 @@ export class InMemoryIdempotencyStorage implements IdempotencyStorage {
     return Promise.resolve(true);
   }
 
+  renew(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const stored = this.entries.get(key);
+    if (!stored || !this.holds(key, token)) return Promise.resolve(false);
+    stored.expiresAt = this.now() + ttlMs;
+    return Promise.resolve(true);
+  }
+
   release(key: string, token: string): Promise<boolean> {
     return Promise.resolve(this.holds(key, token) && this.entries.delete(key));
   }

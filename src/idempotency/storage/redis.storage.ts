@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CompletedEntry,
   IdempotencyEntry,
@@ -13,22 +14,37 @@ export interface RedisCommander {
   sendCommand(args: string[]): Promise<unknown>;
 }
 
-/** Replace the lock by the response only if the lock still carries our token (compare-and-set). */
-const COMPLETE_IF_OWNER = `
-local current = redis.call('GET', KEYS[1])
+interface LuaScript {
+  source: string;
+  sha1: string;
+}
+
+const lua = (source: string): LuaScript => ({
+  source,
+  sha1: createHash('sha1').update(source).digest('hex'),
+});
+
+/** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
+const WHILE_OWNER = `local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local ok, entry = pcall(cjson.decode, current)
 if not ok or entry.state ~= 'in_flight' or entry.token ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`;
+`;
+
+/** Replace the lock by the response only if the lock still carries our token (compare-and-set). */
+const COMPLETE_IF_OWNER = lua(
+  WHILE_OWNER +
+    `redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`,
+);
+
+/** Extend the lock only if it still carries our token (a live owner keeps its claim). */
+const RENEW_IF_OWNER = lua(
+  WHILE_OWNER + `return redis.call('PEXPIRE', KEYS[1], ARGV[2])`,
+);
 
 /** Delete the lock only if it still carries our token (compare-and-delete). */
-const RELEASE_IF_OWNER = `
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local ok, entry = pcall(cjson.decode, current)
-if not ok or entry.state ~= 'in_flight' or entry.token ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])`;
+const RELEASE_IF_OWNER = lua(WHILE_OWNER + `return redis.call('DEL', KEYS[1])`);
 
 /**
  * Redis storage. One Redis key per idempotency key holds either the lock or the response, so that
@@ -69,26 +85,49 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
     entry: CompletedEntry,
     ttlMs: number,
   ): Promise<boolean> {
-    const reply = await this.redis.sendCommand([
-      'EVAL',
+    const reply = await this.evalScript(
       COMPLETE_IF_OWNER,
-      '1',
       key,
       token,
       JSON.stringify(entry),
       String(ttlMs),
-    ]);
+    );
+    return Number(reply) === 1;
+  }
+
+  async renew(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.evalScript(
+      RENEW_IF_OWNER,
+      key,
+      token,
+      String(ttlMs),
+    );
     return Number(reply) === 1;
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    const reply = await this.redis.sendCommand([
-      'EVAL',
-      RELEASE_IF_OWNER,
-      '1',
-      key,
-      token,
-    ]);
+    const reply = await this.evalScript(RELEASE_IF_OWNER, key, token);
     return Number(reply) === 1;
+  }
+
+  /** EVALSHA (the script body is sent once per server), falling back to EVAL after NOSCRIPT. */
+  private async evalScript(
+    script: LuaScript,
+    key: string,
+    ...args: string[]
+  ): Promise<unknown> {
+    try {
+      return await this.redis.sendCommand([
+        'EVALSHA',
+        script.sha1,
+        '1',
+        key,
+        ...args,
+      ]);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT'))
+        throw error;
+      return this.redis.sendCommand(['EVAL', script.source, '1', key, ...args]);
+    }
   }
 }
