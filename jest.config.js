@@ -6,6 +6,8 @@ const shared = {
 };
 
 module.exports = {
+  // e2e tests start apps and OS processes; unit tests never get near it.
+  testTimeout: 30000,
   projects: [
     { ...shared, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
     {
@@ -16,7 +18,6 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       setupFiles: ['<rootDir>/test/support/env.ts'],
-      testTimeout: 30000,
     },
   ],
 };

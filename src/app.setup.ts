@@ -1,3 +1,4 @@
+import { DrainingIndicator } from './health/draining.indicator';
 import { INestApplication } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
@@ -99,12 +100,14 @@ export function configureApp(
         : undefined,
     );
   });
-  // Server-side time of every response, for clients and for scripts/measure-replay.js.
+  const shutdown = app.get(DrainingIndicator);
   fastify.addHook('onSend', (request, reply, payload, done) => {
+    // Server-side time of every response, for clients and for scripts/measure-replay.js.
     reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(3)}`);
+    // While draining, a kept-alive connection would hold the closing server open: end it.
+    if (shutdown.isDraining) reply.header('connection', 'close');
     done(null, payload);
   });
   setupSwagger(app);
-  app.enableShutdownHooks();
   return app;
 }

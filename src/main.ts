@@ -20,8 +20,33 @@ async function bootstrap(): Promise<void> {
     },
   );
   configureApp(app);
-  const { port, host } = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
-  await app.listen(port, host);
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  closeOnSignals(app, config);
+  await app.listen(config.port, config.host);
+}
+
+/**
+ * SIGTERM/SIGINT: readiness turns 503 for SHUTDOWN_GRACE_MS, then the server stops accepting, requests
+ * in flight finish, and the Postgres pool and Redis close (Nest's shutdown hooks). The process then
+ * exits 0 because nothing is left open; if something hangs past the timeout it exits 1 instead.
+ */
+function closeOnSignals(
+  app: NestFastifyApplication,
+  config: ConfigType<typeof appConfig>,
+): void {
+  const close = (signal: NodeJS.Signals) => {
+    console.log(`orders: ${signal} received, shutting down`);
+    process.removeListener('SIGTERM', close).removeListener('SIGINT', close);
+    setTimeout(() => {
+      console.error('orders: shutdown timed out, exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + config.shutdownTimeoutMs).unref();
+    app.close().catch((error: unknown) => {
+      console.error('orders: shutdown failed:', error);
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', close).once('SIGINT', close);
 }
 
 bootstrap().catch((error: unknown) => {

@@ -6,6 +6,7 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
+import { DrainingIndicator } from './draining.indicator';
 import { RedisHealthIndicator } from './redis.health';
 
 @ApiTags('health')
@@ -16,13 +17,18 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
+    private readonly draining: DrainingIndicator,
   ) {}
 
   @Get()
   @HealthCheck()
-  @ApiOperation({ summary: 'Ready when Postgres answers (200), else 503' })
+  @ApiOperation({
+    summary:
+      'Ready when Postgres answers and no shutdown is under way (200), else 503',
+  })
   check() {
     return this.health.check([
+      () => this.draining.check('shutdown'),
       () => this.db.pingCheck('database', { timeout: 1500 }),
     ]);
   }
@@ -37,10 +43,11 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({
     summary:
-      'Readiness: Postgres required (503 without it); Redis reported, degraded when down',
+      'Readiness: Postgres required and no shutdown under way (else 503); Redis reported, degraded when down',
   })
   ready() {
     return this.health.check([
+      () => this.draining.check('shutdown'),
       () => this.db.pingCheck('database', { timeout: 1500 }),
       () => this.redis.check('redis'),
     ]);

@@ -3,10 +3,11 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { OrderEntity } from './order.entity';
 import { OrdersController } from './orders.controller';
 import { OrdersService } from './orders.service';
+import { TestFaults } from './test-faults';
 
 @Module({
   imports: [TypeOrmModule.forFeature([OrderEntity])],
   controllers: [OrdersController],
-  providers: [OrdersService],
+  providers: [OrdersService, TestFaults],
 })
 export class OrdersModule {}

@@ -10,6 +10,7 @@ import { CreateOrderDto } from './dto/create-order.dto';
 import { OrderPage, OrderView } from './dto/order.view';
 import { decodeCursor, encodeCursor } from './order-cursor';
 import { ORDERS_IDEMPOTENCY_CONSTRAINT, OrderEntity } from './order.entity';
+import { TestFaults } from './test-faults';
 
 export interface CreateOrderResult {
   order: OrderView;
@@ -22,6 +23,7 @@ export class OrdersService {
   constructor(
     @InjectRepository(OrderEntity)
     private readonly orders: Repository<OrderEntity>,
+    private readonly faults: TestFaults,
   ) {}
 
   /**
@@ -48,8 +50,10 @@ export class OrdersService {
       totalCents: totalCents(dto).toString(),
       note: dto.note ?? null,
     });
+    await this.faults.beforeInsert();
     try {
       await this.orders.insert(order);
+      this.faults.afterInsert();
       return { order: toView(order), replayed: false };
     } catch (error) {
       if (!isUniqueViolationOf(error, ORDERS_IDEMPOTENCY_CONSTRAINT))

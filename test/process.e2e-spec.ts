@@ -1,0 +1,178 @@
+import { createClient } from '@keyv/redis';
+import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { AppProcess, startAppProcess } from './support/app-process';
+import { newUser, send, Sent, tokenFor, validOrder } from './support/test-app';
+
+// Separate OS processes of the production build (dist/main.js): scale-out, SIGKILL and SIGTERM.
+
+const db = new Client({ connectionString: process.env.DATABASE_URL });
+const redis = createClient({ url: process.env.REDIS_URL });
+beforeAll(async () => {
+  await db.connect();
+  await redis.connect();
+});
+afterAll(async () => {
+  await db.end();
+  await redis.quit();
+});
+
+async function ordersOf(userId: string): Promise<{ id: string }[]> {
+  const result = await db.query<{ id: string }>(
+    'SELECT id FROM orders WHERE user_id = $1',
+    [userId],
+  );
+  return result.rows;
+}
+
+const post = (app: AppProcess, token: string, key: string): Promise<Sent> =>
+  send(app.url, 'POST', '/orders', { token, key, body: validOrder() });
+
+/** GET on a fresh connection (no keep-alive reuse), to see what a new client sees. */
+function getOnNewConnection(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('three instances on one Postgres and one Redis', () => {
+  let apps: AppProcess[];
+  beforeAll(async () => {
+    apps = await Promise.all([1, 2, 3].map(() => startAppProcess()));
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.stop()));
+  });
+
+  it('turns 30 same-key requests spread over them into one order: 201s with its id, the rest 409 or replays', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => post(apps[i % 3], token, 'burst')),
+    );
+    const orders = await ordersOf(user);
+    expect(orders).toHaveLength(1);
+    for (const response of responses) {
+      expect([201, 409]).toContain(response.status);
+      if (response.status === 201) expect(response.body.id).toBe(orders[0].id);
+      else
+        expect(response.body.error.code).toBe(
+          'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+        );
+    }
+    const created = responses.filter(
+      (r) => r.status === 201 && !r.headers.get('idempotent-replayed'),
+    );
+    expect(created.length).toBeLessThanOrEqual(1);
+    // Whoever answers the retry, it is the same order.
+    for (const app of apps) {
+      const retry = await post(app, token, 'burst');
+      expect(retry.status).toBe(201);
+      expect(retry.body.id).toBe(orders[0].id);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    }
+  });
+
+  it('turns 20 different keys in parallel over the three into exactly 20 orders', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => post(apps[i % 3], token, `k-${i}`)),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(20);
+    expect(await ordersOf(user)).toHaveLength(20);
+  });
+});
+
+describe('an instance killed (SIGKILL) after the order committed, before the response was stored', () => {
+  const lockTtlMs = 60000;
+
+  it('answers the retry on a restarted instance with that order (201, replay header) within one lease, not a 409 for the lock TTL', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const env = {
+      IDEMPOTENCY_LOCK_TTL_MS: String(lockTtlMs),
+      IDEMPOTENCY_LOCK_LEASE_MS: '1000',
+    };
+    const doomed = await startAppProcess({
+      ...env,
+      ORDERS_TEST_FAULT: 'crash-after-insert',
+    });
+    await expect(post(doomed, token, 'crash-1')).rejects.toThrow();
+    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const killedAt = Date.now();
+
+    // The window is real: the row committed, and Redis still holds the dead owner's lock.
+    const orders = await ordersOf(user);
+    expect(orders).toHaveLength(1);
+    const redisKey = `idem:${encodeURIComponent(user)}:${createHash('sha256').update('crash-1').digest('hex')}`;
+    expect(JSON.parse((await redis.get(redisKey))!)).toMatchObject({
+      state: 'in_flight',
+    });
+
+    const restarted = await startAppProcess(env);
+    try {
+      let retry = await post(restarted, token, 'crash-1');
+      while (retry.status === 409 && Date.now() - killedAt < lockTtlMs) {
+        await sleep(200);
+        retry = await post(restarted, token, 'crash-1');
+      }
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      expect(retry.body.id).toBe(orders[0].id);
+      // Freed by the lapsed lease (1 s), far inside the lock TTL (60 s).
+      expect(Date.now() - killedAt).toBeLessThan(lockTtlMs / 4);
+      expect(await ordersOf(user)).toHaveLength(1);
+    } finally {
+      await restarted.stop();
+    }
+  });
+});
+
+describe('graceful shutdown (SIGTERM)', () => {
+  it('reports not ready, refuses new connections, finishes requests in flight, closes Postgres and Redis, and exits 0', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const app = await startAppProcess({
+      SHUTDOWN_GRACE_MS: '700',
+      ORDERS_TEST_FAULT: 'delay-before-insert:1500',
+    });
+    const inFlight = [1, 2, 3].map((i) => post(app, token, `drain-${i}`));
+    await sleep(300);
+    app.child.kill('SIGTERM');
+    const terminatedAt = Date.now();
+    await sleep(150);
+
+    // Grace period: still serving, but readiness says no so that a load balancer moves away.
+    expect(await getOnNewConnection(`${app.url}/health/ready`)).toBe(503);
+    expect(await getOnNewConnection(`${app.url}/health`)).toBe(503);
+    expect(await getOnNewConnection(`${app.url}/health/live`)).toBe(200);
+
+    // After the grace period the listener is closed: new connections are refused.
+    await sleep(Math.max(0, 700 + 200 - (Date.now() - terminatedAt)));
+    await expect(
+      getOnNewConnection(`${app.url}/health/live`),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+
+    // The requests accepted before SIGTERM all complete, and their responses reached Redis.
+    const responses = await Promise.all(inFlight);
+    expect(responses.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(await ordersOf(user)).toHaveLength(3);
+    const replay = await redis.get(
+      `idem:${encodeURIComponent(user)}:${createHash('sha256').update('drain-1').digest('hex')}`,
+    );
+    expect(JSON.parse(replay!)).toMatchObject({ state: 'completed' });
+
+    // Exit 0 by itself: nothing (pool, Redis, timers) was left open to keep the process alive.
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.output()).not.toMatch(/shutdown (timed out|failed)/);
+  });
+});

@@ -1,0 +1,79 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The production build (`dist/main.js`, built by `npm test`) running as its own OS process. */
+export interface AppProcess {
+  url: string;
+  child: ChildProcess;
+  exited: Promise<Exit>;
+  /** Everything the process printed so far (for assertion messages). */
+  output(): string;
+  /** Sends `signal` and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<Exit>;
+}
+
+const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts one instance on the run's database and Redis and resolves once it answers /health/live. */
+export async function startAppProcess(
+  env: Record<string, string> = {},
+): Promise<AppProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: process.env.DATABASE_URL,
+      DB_MIGRATIONS_RUN: 'false',
+      REDIS_URL: process.env.REDIS_URL,
+      JWT_SECRET: process.env.JWT_SECRET,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const app: AppProcess = {
+    url,
+    child,
+    exited,
+    output: () => output,
+    stop: (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null)
+        child.kill(signal);
+      return exited;
+    },
+  };
+  const deadline = Date.now() + 20000;
+  let running = true;
+  void exited.then(() => (running = false));
+  while (running && Date.now() < deadline) {
+    const live = await fetch(`${url}/health/live`).catch(() => undefined);
+    if (live?.ok) return app;
+    await sleep(100);
+  }
+  await app.stop('SIGKILL');
+  throw new Error(`the app did not start on ${url}:\n${output}`);
+}
