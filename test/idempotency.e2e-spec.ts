@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createClient } from '@keyv/redis';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';
 import { CreateOrderResult, OrdersService } from '../src/orders/orders.service';
@@ -216,15 +217,156 @@ describe('Idempotency when Redis is unavailable', () => {
     expect(await direct.exists(redisKey(user, 'during-cut'))).toBe(0);
 
     proxy.restore();
-    // The client reconnects in the background; the fast path comes back without a restart.
+    expect(await fastPathResumes(user, token, 'after-cut')).toBe(true);
+  });
+
+  it.each(['cut', 'stall'] as const)(
+    'Redis %s in the middle of a burst: no duplicate, no 5xx, latency bounded by the command timeout, fast path back',
+    async (fault) => {
+      const user = newUser();
+      const token = tokenFor(user);
+      const keys = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+      const timed = async (key: string) => {
+        const started = Date.now();
+        const response = await create(token, key);
+        return { key, response, ms: Date.now() - started };
+      };
+      const first = await Promise.all(keys.map(timed));
+      const idOf = new Map(first.map((r) => [r.key, r.response.body.id]));
+
+      // Retries of the 20 plus 10 new keys, staggered; the fault hits while they are under way.
+      const newKeys = Array.from({ length: 10 }, (_, i) => `burst-new-${i}`);
+      const burst = Promise.all(
+        [...keys, ...newKeys].map(async (key, i) => {
+          await sleep(i * 5);
+          return timed(key);
+        }),
+      );
+      await sleep(40);
+      if (fault === 'cut') proxy.cut();
+      else proxy.stall();
+      const during = await burst;
+      // The fault was real: some of the new keys' responses never reached Redis.
+      const unstored = await Promise.all(
+        newKeys.map((key) => direct.exists(redisKey(user, key))),
+      );
+      expect(unstored).toContain(0);
+      proxy.restore();
+
+      for (const { key, response, ms } of [...first, ...during]) {
+        expect(response.status).toBe(201);
+        if (idOf.has(key)) expect(response.body.id).toBe(idOf.get(key));
+        // Two bounded Redis calls (claim, then complete) at 200 ms each, plus generous slack.
+        expect(ms).toBeLessThan(2 * 200 + 1500);
+      }
+      expect(await countOrders(user)).toBe(30);
+      // Every key, new or old, still answers with its one order after the fault.
+      for (const key of [...keys, ...newKeys]) {
+        const retry = await create(token, key);
+        expect(retry.status).toBe(201);
+        expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      }
+      expect(await countOrders(user)).toBe(30);
+      expect(await fastPathResumes(user, token, `after-${fault}`)).toBe(true);
+    },
+  );
+
+  /** The client reconnects in the background; the fast path comes back without a restart. */
+  async function fastPathResumes(
+    user: string,
+    token: string,
+    prefix: string,
+  ): Promise<boolean> {
     const deadline = Date.now() + 10_000;
-    let resumed = false;
-    for (let attempt = 0; !resumed && Date.now() < deadline; attempt++) {
-      await create(token, `after-cut-${attempt}`);
-      resumed =
-        (await direct.exists(redisKey(user, `after-cut-${attempt}`))) === 1;
-      if (!resumed) await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      await create(token, `${prefix}-${attempt}`);
+      if ((await direct.exists(redisKey(user, `${prefix}-${attempt}`))) === 1)
+        return true;
+      await sleep(200);
     }
-    expect(resumed).toBe(true);
+    return false;
+  }
+});
+
+describe('A request still running past IDEMPOTENCY_LOCK_TTL_MS (late finisher)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      env: {
+        IDEMPOTENCY_LOCK_TTL_MS: '1000',
+        IDEMPOTENCY_LOCK_LEASE_MS: '300',
+      },
+      override: (b) =>
+        b.overrideProvider(OrdersService).useClass(HeldOrdersService),
+    });
+  });
+  afterAll(() => t.close());
+
+  it('lets a retry run, keeps one order, and can neither overwrite the stored response nor release the retry lock', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const create = () => createOrder(t, token, 'late');
+
+    const enteredLate = HeldOrdersService.holdNext();
+    const pendingLate = create();
+    const releaseLate = await enteredLate;
+    await sleep(1300); // the late request's lock reached its TTL and lapsed
+
+    const enteredRetry = HeldOrdersService.holdNext();
+    const pendingRetry = create();
+    const releaseRetry = await enteredRetry; // the retry claimed the key
+    expect((await create()).status).toBe(409);
+
+    releaseLate();
+    const late = await pendingLate;
+    expect(late.status).toBe(201); // its INSERT came first: it made the order
+    // Its compare-and-set failed: the retry's lock is still there.
+    expect((await create()).status).toBe(409);
+
+    releaseRetry();
+    const retry = await pendingRetry;
+    expect(retry.status).toBe(201);
+    expect(retry.body.id).toBe(late.body.id); // resolved by the unique index
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    const replay = await create();
+    expect(replay.body.id).toBe(late.body.id);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await countOrdersOf(t, user)).toBe(1);
+  });
+});
+
+describe('Redis flushed (restarted without persistence)', () => {
+  // A database of its own, so that flushing it cannot disturb the other suites.
+  const url = new URL(process.env.REDIS_URL!);
+  url.pathname = '/7';
+  const direct = createClient({ url: url.toString() });
+  let t: TestApp;
+  beforeAll(async () => {
+    await direct.connect();
+    t = await createTestApp({ env: { REDIS_URL: url.toString() } });
+  });
+  afterAll(async () => {
+    await t.close();
+    await direct.quit();
+  });
+
+  it('replays every retry from Postgres: 201, the same order, the replay header', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const keys = Array.from({ length: 5 }, (_, i) => `flush-${i}`);
+    const created = await Promise.all(
+      keys.map((key) => createOrder(t, token, key)),
+    );
+    expect(await direct.exists(redisKey(user, 'flush-0'))).toBe(1);
+    await direct.flushDb();
+    const retries = await Promise.all(
+      keys.map((key) => createOrder(t, token, key)),
+    );
+    retries.forEach((retry, i) => {
+      expect(retry.status).toBe(201);
+      expect(retry.body.id).toBe(created[i].body.id);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    });
+    expect(await countOrdersOf(t, user)).toBe(5);
   });
 });

@@ -174,6 +174,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
       return existing;
     } catch (error) {
       this.degraded('claim', error);
+      // A claim that timed out may still land later; queue its release behind it so that no
+      // orphaned lock answers 409 to the retries of a request that has already run.
+      this.storage
+        .release(claim.storageKey, claim.lock.token)
+        .catch(() => undefined);
       return undefined;
     }
   }

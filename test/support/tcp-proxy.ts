@@ -2,12 +2,16 @@ import { AddressInfo, createServer, Server, Socket } from 'node:net';
 
 /**
  * A TCP proxy the tests own, in front of Postgres or Redis, to inject real network faults:
- * `cut()` drops every open connection and refuses new ones; `restore()` lets traffic through again.
+ * `cut()` drops every open connection and refuses new ones; `stall()` keeps connections open but
+ * holds every byte (a hung server or a black-holed network); `restore()` lets traffic through
+ * again, delivering what a stall held back in order.
  */
 export class TcpProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private open = true;
+  private stalled = false;
+  private held: { to: Socket; chunk: Buffer }[] = [];
 
   private constructor(
     private readonly targetHost: string,
@@ -39,12 +43,19 @@ export class TcpProxy {
 
   cut(): void {
     this.open = false;
+    this.held = [];
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
 
+  stall(): void {
+    this.stalled = true;
+  }
+
   restore(): void {
     this.open = true;
+    this.stalled = false;
+    for (const { to, chunk } of this.held.splice(0)) to.write(chunk);
   }
 
   async close(): Promise<void> {
@@ -68,6 +79,14 @@ export class TcpProxy {
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    this.forward(client, upstream);
+    this.forward(upstream, client);
+  }
+
+  private forward(from: Socket, to: Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (this.stalled) this.held.push({ to, chunk });
+      else to.write(chunk);
+    });
   }
 }
