@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import KeyvRedis from '@keyv/redis';
 import { AuthModule } from './auth/auth.module';
 import { AuthenticatedRequest } from './auth/authenticated-user';
 import { allConfigs, databaseConfig, idempotencyConfig } from './config';
@@ -13,7 +12,7 @@ import {
   RedisIdempotencyStorage,
 } from './idempotency';
 import { OrdersModule } from './orders/orders.module';
-import { REDIS_STORE, RedisModule } from './redis/redis.module';
+import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
 
 @Module({
   imports: [
@@ -29,19 +28,17 @@ import { REDIS_STORE, RedisModule } from './redis/redis.module';
     }),
     RedisModule,
     IdempotencyModule.forRootAsync({
-      inject: [idempotencyConfig.KEY, REDIS_STORE],
+      inject: [idempotencyConfig.KEY, REDIS_COMMANDER],
       useFactory: (
         config: ConfigType<typeof idempotencyConfig>,
-        store: KeyvRedis<unknown>,
+        redis: RedisCommander,
       ) => ({
         ttlSeconds: config.ttlSeconds,
         lockTtlMs: config.lockTtlMs,
         lockLeaseMs: config.lockLeaseMs,
         storageTimeoutMs: config.redisTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
-        storage: new RedisIdempotencyStorage(
-          store.client as unknown as RedisCommander,
-        ),
+        storage: new RedisIdempotencyStorage(redis),
       }),
     }),
     AuthModule,

@@ -1,8 +1,16 @@
 import { registerAs } from '@nestjs/config';
-import { optionalInt, requiredString, urlWithProtocols } from './env';
+import {
+  InvalidEnvironmentError,
+  optionalInt,
+  optionalString,
+  requiredString,
+  urlWithProtocols,
+} from './env';
+
+export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
 
 export const idempotencyConfig = registerAs('idempotency', () => ({
-  redisUrl: requiredString('REDIS_URL', urlWithProtocols('redis:', 'rediss:')),
+  ...readRedisTopology(),
   ttlSeconds: optionalInt('IDEMPOTENCY_TTL_SECONDS', 86400, {
     min: 1,
     max: 31536000,
@@ -20,3 +28,30 @@ export const idempotencyConfig = registerAs('idempotency', () => ({
     max: 10000,
   }),
 }));
+
+/**
+ * REDIS_URL names one server, or (comma-separated) the cluster's root nodes or the sentinels;
+ * REDIS_MODE says which, as @keyv/redis's createClient / createCluster / createSentinel take them.
+ */
+function readRedisTopology() {
+  const mode = optionalString('REDIS_MODE', 'standalone');
+  if (mode !== 'standalone' && mode !== 'cluster' && mode !== 'sentinel')
+    throw new InvalidEnvironmentError(
+      'REDIS_MODE',
+      `"${mode}" is not standalone, cluster or sentinel`,
+    );
+  const urls = requiredString('REDIS_URL', (value) => {
+    const parts = value.split(',');
+    if (mode === 'standalone' && parts.length > 1)
+      return 'names several servers; set REDIS_MODE=cluster or sentinel';
+    for (const part of parts) {
+      const problem = urlWithProtocols('redis:', 'rediss:')(part.trim());
+      if (problem) return problem;
+    }
+    return undefined;
+  })
+    .split(',')
+    .map((url) => url.trim());
+  const sentinelMaster = optionalString('REDIS_SENTINEL_MASTER', 'mymaster');
+  return { redisMode: mode, redisUrls: urls, sentinelMaster };
+}

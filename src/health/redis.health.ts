@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import KeyvRedis from '@keyv/redis';
-import { REDIS_STORE } from '../redis/redis.module';
+import type { RedisCommander } from '../idempotency';
+import { REDIS_COMMANDER } from '../redis/redis.module';
 
 const PING_TIMEOUT_MS = 300;
 
@@ -12,21 +12,18 @@ const PING_TIMEOUT_MS = 300;
 @Injectable()
 export class RedisHealthIndicator {
   constructor(
-    @Inject(REDIS_STORE) private readonly store: KeyvRedis<unknown>,
+    @Inject(REDIS_COMMANDER) private readonly redis: RedisCommander,
     private readonly indicators: HealthIndicatorService,
   ) {}
 
   async check(key: string) {
     const indicator = this.indicators.check(key);
-    const client = this.store.client as unknown as {
-      sendCommand(args: string[]): Promise<unknown>;
-    };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('timeout')), PING_TIMEOUT_MS);
     });
     try {
-      await Promise.race([client.sendCommand(['PING']), timeout]);
+      await Promise.race([this.redis.sendCommand(['PING']), timeout]);
       return indicator.up();
     } catch {
       return indicator.degraded({

@@ -6,47 +6,99 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import KeyvRedis, { createClient } from '@keyv/redis';
+import KeyvRedis, {
+  createClient,
+  createCluster,
+  createSentinel,
+} from '@keyv/redis';
 import { idempotencyConfig } from '../config';
+import type { RedisCommander } from '../idempotency';
 
-/** DI token of the shared `@keyv/redis` store; its `.client` (node-redis) carries the idempotency commands. */
+/** DI token of the shared `@keyv/redis` store: it owns the one Redis connection of the process. */
 export const REDIS_STORE = Symbol('REDIS_STORE');
+/** DI token of raw commands on that connection (idempotency storage, health), routed per topology. */
+export const REDIS_COMMANDER = Symbol('REDIS_COMMANDER');
 
 const logger = new Logger('Redis');
+type RedisConfig = ConfigType<typeof idempotencyConfig>;
 
-/**
- * One Redis connection for the process. It never blocks start-up or a request: commands fail fast
- * while it is down (no offline queue) and it reconnects in the background.
- */
-function connectRedis(
-  config: ConfigType<typeof idempotencyConfig>,
-): KeyvRedis<unknown> {
-  const client = createClient({
-    url: config.redisUrl,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 2000,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
-    },
-  });
+// Commands fail fast while Redis is down (no offline queue); the client reconnects in the background.
+const socket = {
+  connectTimeout: 2000,
+  reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+};
+const clientDefaults = { disableOfflineQueue: true, socket };
+
+function createConnection(config: RedisConfig) {
+  const [url] = config.redisUrls;
+  switch (config.redisMode) {
+    case 'cluster':
+      return createCluster({
+        rootNodes: config.redisUrls.map((rootUrl) => ({ url: rootUrl })),
+        defaults: clientDefaults,
+      });
+    case 'sentinel':
+      return createSentinel({
+        name: config.sentinelMaster,
+        sentinelRootNodes: config.redisUrls.map((sentinelUrl) => {
+          const parsed = new URL(sentinelUrl);
+          return { host: parsed.hostname, port: Number(parsed.port || 26379) };
+        }),
+        nodeClientOptions: clientDefaults,
+        sentinelClientOptions: { socket },
+      });
+    default:
+      return createClient({ url, ...clientDefaults });
+  }
+}
+
+type Connection = ReturnType<typeof createConnection>;
+
+/** The key a command touches (for cluster slot routing): EVAL/EVALSHA name it after the script. */
+export function commandKey(args: string[]): string | undefined {
+  const name = args[0]?.toUpperCase();
+  return name === 'EVAL' || name === 'EVALSHA' ? args[3] : args[1];
+}
+
+function commanderFor(
+  connection: Connection,
+  mode: RedisConfig['redisMode'],
+): RedisCommander {
+  if (mode === 'cluster') {
+    const cluster = connection as unknown as ReturnType<typeof createCluster>;
+    return {
+      sendCommand: (args) => cluster.sendCommand(commandKey(args), false, args),
+    };
+  }
+  if (mode === 'sentinel') {
+    const sentinel = connection as unknown as ReturnType<typeof createSentinel>;
+    return { sendCommand: (args) => sentinel.sendCommand(false, args) };
+  }
+  const client = connection as unknown as ReturnType<typeof createClient>;
+  return { sendCommand: (args) => client.sendCommand(args) };
+}
+
+/** One Redis connection for the process. It never blocks start-up or a request. */
+function connectRedis(config: RedisConfig): KeyvRedis<unknown> {
+  const connection = createConnection(config);
   let healthy = true;
-  client.on('error', (error: Error) => {
+  connection.on('error', (error: Error) => {
     if (healthy)
       logger.warn(
         `Redis connection error (reconnecting in the background): ${error.message}`,
       );
     healthy = false;
   });
-  client.on('ready', () => {
+  connection.on('ready', () => {
     if (!healthy) logger.log('Redis connection restored');
     healthy = true;
   });
-  client
+  connection
     .connect()
     .catch((error: Error) =>
       logger.warn(`Redis not reachable at start-up: ${error.message}`),
     );
-  return new KeyvRedis(client);
+  return new KeyvRedis(connection);
 }
 
 @Global()
@@ -57,8 +109,14 @@ function connectRedis(
       inject: [idempotencyConfig.KEY],
       useFactory: connectRedis,
     },
+    {
+      provide: REDIS_COMMANDER,
+      inject: [REDIS_STORE, idempotencyConfig.KEY],
+      useFactory: (store: KeyvRedis<unknown>, config: RedisConfig) =>
+        commanderFor(store.client as Connection, config.redisMode),
+    },
   ],
-  exports: [REDIS_STORE],
+  exports: [REDIS_STORE, REDIS_COMMANDER],
 })
 export class RedisModule implements OnApplicationShutdown {
   constructor(
