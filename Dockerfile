@@ -21,4 +21,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Pending migrations run at start-up (DB_MIGRATIONS_RUN=true by default).
-CMD ["node", "dist/main"]
+# The V8 flag is the one in package.json's start:prod (and what npm run bench measures): a young generation capped
+# at 16 MiB semi-spaces keeps the peak RSS under load well below 256 MiB at no cost in throughput.
+CMD ["node", "--max-semi-space-size=16", "dist/main"]

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { createSecretKey } from 'node:crypto';
 import { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -10,7 +11,9 @@ import { JwtAuthGuard } from './jwt-auth.guard';
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
       useFactory: (auth: ConfigType<typeof authConfig>) => ({
-        secret: auth.jwtSecret,
+        // A KeyObject made once: given a string, jsonwebtoken tries createPublicKey and then
+        // createSecretKey on every verify, which was the top frame of the replay path's profile.
+        secret: createSecretKey(Buffer.from(auth.jwtSecret)),
         verifyOptions: { algorithms: ['HS256'] },
         signOptions: { algorithm: 'HS256' },
       }),

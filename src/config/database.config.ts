@@ -21,7 +21,7 @@ export function readDatabaseConfig(
       source,
     ),
     migrationsRun: optionalBool('DB_MIGRATIONS_RUN', true, source),
-    poolSize: optionalInt('DB_POOL_SIZE', 10, { min: 1, max: 200 }, source),
+    poolSize: optionalInt('DB_POOL_SIZE', 20, { min: 1, max: 200 }, source),
     connectTimeoutMs: optionalInt(
       'DB_CONNECT_TIMEOUT_MS',
       3000,

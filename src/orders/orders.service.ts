@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { isUniqueViolationOf, OrderNotFoundError } from '../common/errors';
 import {
   IdempotencyContext,
@@ -9,7 +9,17 @@ import {
 import { CreateOrderDto } from './dto/create-order.dto';
 import { OrderPage, OrderView } from './dto/order.view';
 import { decodeCursor, encodeCursor } from './order-cursor';
-import { ORDERS_IDEMPOTENCY_CONSTRAINT, OrderEntity } from './order.entity';
+import { ORDERS_IDEMPOTENCY_CONSTRAINT } from './order.entity';
+import {
+  CANCEL_ORDER,
+  INSERT_ORDER,
+  OrderRow,
+  SELECT_FIRST_PAGE,
+  SELECT_NEXT_PAGE,
+  SELECT_ORDER,
+  SELECT_ORDER_BY_KEY,
+  toView,
+} from './orders.sql';
 import { TestFaults } from './test-faults';
 
 export interface CreateOrderResult {
@@ -21,8 +31,7 @@ export interface CreateOrderResult {
 @Injectable()
 export class OrdersService {
   constructor(
-    @InjectRepository(OrderEntity)
-    private readonly orders: Repository<OrderEntity>,
+    @InjectDataSource() private readonly db: DataSource,
     private readonly faults: TestFaults,
   ) {}
 
@@ -36,25 +45,37 @@ export class OrdersService {
     dto: CreateOrderDto,
     idempotency: IdempotencyContext,
   ): Promise<CreateOrderResult> {
-    const order = this.orders.create({
-      userId,
-      idempotencyKey: idempotency.key,
-      requestFingerprint: idempotency.fingerprint,
-      status: 'created',
-      currency: dto.currency,
-      items: dto.items.map(({ sku, quantity, unitPriceCents }) => ({
-        sku,
-        quantity,
-        unitPriceCents,
-      })),
-      totalCents: totalCents(dto).toString(),
-      note: dto.note ?? null,
-    });
+    const items = dto.items.map(({ sku, quantity, unitPriceCents }) => ({
+      sku,
+      quantity,
+      unitPriceCents,
+    }));
+    const note = dto.note ?? null;
+    const total = totalCents(dto).toString();
     await this.faults.beforeInsert();
     try {
-      await this.orders.insert(order);
+      const [inserted] = await this.query<Pick<OrderRow, 'id' | 'created_at'>>(
+        INSERT_ORDER,
+        [
+          userId,
+          idempotency.key,
+          idempotency.fingerprint,
+          dto.currency,
+          JSON.stringify(items),
+          total,
+          note,
+        ],
+      );
       this.faults.afterInsert();
-      return { order: toView(order), replayed: false };
+      const row: OrderRow = {
+        ...inserted,
+        status: 'created',
+        currency: dto.currency,
+        items,
+        total_cents: total,
+        note,
+      };
+      return { order: toView(row), replayed: false };
     } catch (error) {
       if (!isUniqueViolationOf(error, ORDERS_IDEMPOTENCY_CONSTRAINT))
         throw error;
@@ -63,9 +84,9 @@ export class OrdersService {
   }
 
   async findOne(userId: string, id: string): Promise<OrderView> {
-    const order = await this.orders.findOneBy({ id, userId });
-    if (!order) throw new OrderNotFoundError();
-    return toView(order);
+    const [row] = await this.query<OrderRow>(SELECT_ORDER, [id, userId]);
+    if (!row) throw new OrderNotFoundError();
+    return toView(row);
   }
 
   /** Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat rows. */
@@ -74,60 +95,56 @@ export class OrdersService {
     limit: number,
     cursor?: string,
   ): Promise<OrderPage> {
-    const query = this.orders
-      .createQueryBuilder('o')
-      .where('o.user_id = :userId', { userId })
-      .orderBy('o.created_at', 'DESC')
-      .addOrderBy('o.id', 'DESC')
-      .limit(limit + 1);
-    if (cursor !== undefined) {
-      const after = decodeCursor(cursor);
-      query.andWhere('(o.created_at, o.id) < (:createdAt, :id)', {
-        createdAt: after.createdAt,
-        id: after.id,
-      });
-    }
-    const rows = await query.getMany();
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = after
+      ? await this.query<OrderRow>(SELECT_NEXT_PAGE, [
+          userId,
+          limit + 1,
+          after.createdAt,
+          after.id,
+        ])
+      : await this.query<OrderRow>(SELECT_FIRST_PAGE, [userId, limit + 1]);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
       data: page.map(toView),
       nextCursor:
         rows.length > limit && last
-          ? encodeCursor({ createdAt: last.createdAt, id: last.id })
+          ? encodeCursor({ createdAt: last.created_at, id: last.id })
           : null,
     };
   }
 
   /** Cancelling twice is the same as once: the second call finds the order already cancelled. */
   async cancel(userId: string, id: string): Promise<OrderView> {
-    await this.orders
-      .createQueryBuilder()
-      .update()
-      .set({
-        status: 'cancelled',
-        cancelledAt: () => 'COALESCE(cancelled_at, now())',
-      })
-      .where('id = :id AND user_id = :userId', { id, userId })
-      .execute();
-    return this.findOne(userId, id);
+    // TypeORM answers an UPDATE ... RETURNING with [rows, rowCount].
+    const [rows] = await this.db.query<[OrderRow[], number]>(CANCEL_ORDER, [
+      id,
+      userId,
+    ]);
+    if (!rows?.[0]) throw new OrderNotFoundError();
+    return toView(rows[0]);
   }
 
   private async resolveExisting(
     userId: string,
     idempotency: IdempotencyContext,
   ): Promise<CreateOrderResult> {
-    const existing = await this.orders.findOneBy({
+    const [existing] = await this.query<OrderRow>(SELECT_ORDER_BY_KEY, [
       userId,
-      idempotencyKey: idempotency.key,
-    });
+      idempotency.key,
+    ]);
     if (!existing)
       throw new Error(
         'unique violation on the idempotency key, but no order holds the key',
       );
-    if (existing.requestFingerprint !== idempotency.fingerprint)
+    if (existing.request_fingerprint !== idempotency.fingerprint)
       throw new IdempotencyKeyReusedException();
     return { order: toView(existing), replayed: true };
+  }
+
+  private query<T>(sql: string, parameters: unknown[]): Promise<T[]> {
+    return this.db.query<T[]>(sql, parameters);
   }
 }
 
@@ -136,16 +153,4 @@ function totalCents(dto: CreateOrderDto): bigint {
     (sum, item) => sum + BigInt(item.quantity) * BigInt(item.unitPriceCents),
     0n,
   );
-}
-
-function toView(order: OrderEntity): OrderView {
-  return {
-    id: order.id,
-    status: order.status,
-    currency: order.currency,
-    items: order.items,
-    totalCents: Number(order.totalCents),
-    note: order.note,
-    createdAt: order.createdAt.toISOString(),
-  };
 }
