@@ -124,19 +124,10 @@ function run(name, seeded, databaseUrl) {
     case 'ceiling-db':
       return insertCeiling(databaseUrl);
     case 'create':
-      return cannon(name, {
-        url: `${base}/orders`,
-        requests: [
-          {
-            method: 'POST',
-            body: orderBody,
-            setupRequest: (request) => ({
-              ...request,
-              headers: postHeaders(randomUUID()),
-            }),
-          },
-        ],
-      });
+      return cannon(
+        name,
+        postEach(() => randomUUID()),
+      );
     case 'replay':
       return cannon(name, {
         url: `${base}/orders`,
@@ -154,21 +145,29 @@ function run(name, seeded, databaseUrl) {
     case 'conflict': {
       // All connections hammer one key at a time; the key changes every 20 ms, so most requests meet it in flight.
       const round = `conflict-${randomUUID()}`;
-      return cannon(name, {
-        url: `${base}/orders`,
-        requests: [
-          {
-            method: 'POST',
-            body: orderBody,
-            setupRequest: (request) => ({
-              ...request,
-              headers: postHeaders(`${round}-${Math.floor(Date.now() / 20)}`),
-            }),
-          },
-        ],
-      });
+      return cannon(
+        name,
+        postEach(() => `${round}-${Math.floor(Date.now() / 20)}`),
+      );
     }
   }
+}
+
+/** POST /orders with the key `nextKey()` returns for each request. */
+function postEach(nextKey) {
+  return {
+    url: `${base}/orders`,
+    requests: [
+      {
+        method: 'POST',
+        body: orderBody,
+        setupRequest: (request) => ({
+          ...request,
+          headers: postHeaders(nextKey()),
+        }),
+      },
+    ],
+  };
 }
 
 async function cannon(name, options) {
