@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from './auth/auth.module';
 import { AuthenticatedRequest } from './auth/authenticated-user';
@@ -26,6 +27,7 @@ import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
       useFactory: (database: ConfigType<typeof databaseConfig>) =>
         buildTypeOrmOptions(database),
     }),
+    ScheduleModule.forRoot(),
     RedisModule,
     IdempotencyModule.forRootAsync({
       inject: [idempotencyConfig.KEY, REDIS_COMMANDER],

@@ -46,9 +46,10 @@ Keys are scoped to the authenticated user.
 | Missing / malformed key | 400 | MISSING_IDEMPOTENCY_KEY / INVALID_IDEMPOTENCY_KEY | - |
 | Any 4xx/5xx | as is | - | nothing is remembered: a corrected retry with the same key runs again |
 
-A replay is answered from Redis for IDEMPOTENCY_TTL_SECONDS (default 24 h); past that, or if Redis is
-unavailable, the database still resolves the key to the original order, so a retry never creates a
-second order.
+Two windows. Redis replays a stored response for IDEMPOTENCY_TTL_SECONDS (default 24 h). Postgres
+resolves the key to the original order for IDEMPOTENCY_KEY_RETENTION_SECONDS (default 48 h, never shorter
+than the Redis window), so within it a retry never creates a second order, even with Redis unavailable.
+After the retention window the key is forgotten and may be reused: it then makes a new order.
 `;
 
 function hasNonJsonBody(

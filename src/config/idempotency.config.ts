@@ -11,10 +11,7 @@ export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
 
 export const idempotencyConfig = registerAs('idempotency', () => ({
   ...readRedisTopology(),
-  ttlSeconds: optionalInt('IDEMPOTENCY_TTL_SECONDS', 86400, {
-    min: 1,
-    max: 31536000,
-  }),
+  ...readKeyRetention(),
   lockTtlMs: optionalInt('IDEMPOTENCY_LOCK_TTL_MS', 30000, {
     min: 100,
     max: 3600000,
@@ -54,4 +51,41 @@ function readRedisTopology() {
     .map((url) => url.trim());
   const sentinelMaster = optionalString('REDIS_SENTINEL_MASTER', 'mymaster');
   return { redisMode: mode, redisUrls: urls, sentinelMaster };
+}
+
+/**
+ * How long Postgres keeps deduplicating a key. It must cover the Redis replay window, or a key could
+ * make a new order while Redis still replays the old one.
+ */
+function readKeyRetention() {
+  const ttlSeconds = optionalInt('IDEMPOTENCY_TTL_SECONDS', 86400, {
+    min: 1,
+    max: 31536000,
+  });
+  const keyRetentionSeconds = optionalInt(
+    'IDEMPOTENCY_KEY_RETENTION_SECONDS',
+    172800,
+    { min: 1, max: 315360000 },
+  );
+  if (keyRetentionSeconds < ttlSeconds)
+    throw new InvalidEnvironmentError(
+      'IDEMPOTENCY_KEY_RETENTION_SECONDS',
+      `${keyRetentionSeconds} is shorter than IDEMPOTENCY_TTL_SECONDS (${ttlSeconds})`,
+    );
+  return {
+    ttlSeconds,
+    keyRetentionSeconds,
+    purgeIntervalSeconds: optionalInt(
+      'IDEMPOTENCY_PURGE_INTERVAL_SECONDS',
+      600,
+      {
+        min: 1,
+        max: 86400,
+      },
+    ),
+    purgeBatchSize: optionalInt('IDEMPOTENCY_PURGE_BATCH_SIZE', 1000, {
+      min: 1,
+      max: 100000,
+    }),
+  };
 }

@@ -82,3 +82,23 @@ describe('ORDERS_TEST_FAULT', () => {
     );
   });
 });
+
+describe('IDEMPOTENCY_KEY_RETENTION_SECONDS', () => {
+  it('defaults to 48 h and is never shorter than the Redis replay window', () => {
+    expect(
+      withEnv({ REDIS_URL: 'redis://r' }, idempotencyConfig),
+    ).toMatchObject({ keyRetentionSeconds: 172800, ttlSeconds: 86400 });
+    expect(() =>
+      withEnv(
+        {
+          REDIS_URL: 'redis://r',
+          IDEMPOTENCY_TTL_SECONDS: '7200',
+          IDEMPOTENCY_KEY_RETENTION_SECONDS: '3600',
+        },
+        idempotencyConfig,
+      ),
+    ).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION_SECONDS: 3600 is shorter than IDEMPOTENCY_TTL_SECONDS \(7200\)/,
+    );
+  });
+});
