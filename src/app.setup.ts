@@ -1,5 +1,8 @@
 import { DrainingIndicator } from './health/draining.indicator';
 import { INestApplication } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import helmet from '@fastify/helmet';
+import { operationsConfig } from './config';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
   FastifyAdapter,
@@ -22,11 +25,15 @@ export function createFastifyAdapter(): FastifyAdapter {
     requestIdHeader: false,
     genReqId: (request: {
       headers: Record<string, string | string[] | undefined>;
+      id?: string;
     }) => {
       const candidate = request.headers['x-request-id'];
-      return typeof candidate === 'string' && CLIENT_REQUEST_ID.test(candidate)
-        ? candidate
-        : randomUUID();
+      // Also on the raw request, where pino-http (the request log line) picks it up.
+      request.id =
+        typeof candidate === 'string' && CLIENT_REQUEST_ID.test(candidate)
+          ? candidate
+          : randomUUID();
+      return request.id;
     },
   });
 }
@@ -85,10 +92,34 @@ export function setupSwagger(app: INestApplication): void {
   );
 }
 
-/** Everything main.ts and the tests share: pipes, the error filter, request ids, docs, shutdown hooks. */
-export function configureApp(
+/** Everything main.ts and the tests share: pipes, the error filter, headers, request ids, docs. */
+export async function configureApp(
   app: NestFastifyApplication,
-): NestFastifyApplication {
+): Promise<NestFastifyApplication> {
+  const operations = app.get<ConfigType<typeof operationsConfig>>(
+    operationsConfig.KEY,
+  );
+  // Security headers on every response; the defaults also suit Swagger UI (external scripts only).
+  await app.register(helmet);
+  if (operations.corsOrigins.length > 0)
+    app.enableCors({
+      origin: operations.corsOrigins.includes('*')
+        ? true
+        : operations.corsOrigins,
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'idempotency-key',
+        'x-request-id',
+      ],
+      exposedHeaders: [
+        'location',
+        'idempotent-replayed',
+        'retry-after',
+        'x-request-id',
+      ],
+      maxAge: 600,
+    });
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
   const fastify = app.getHttpAdapter().getInstance();

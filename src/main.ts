@@ -19,7 +19,7 @@ async function bootstrap(): Promise<void> {
       abortOnError: false,
     },
   );
-  configureApp(app);
+  await configureApp(app);
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   closeOnSignals(app, config);
   await app.listen(config.port, config.host);

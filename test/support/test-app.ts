@@ -33,7 +33,7 @@ export async function createTestApp(
       imports: [AppModule, ...(options.imports ?? [])],
     });
     const moduleRef = await (options.override?.(builder) ?? builder).compile();
-    const app = configureApp(
+    const app = await configureApp(
       moduleRef.createNestApplication<NestFastifyApplication>(
         createFastifyAdapter(),
       ),
