@@ -8,12 +8,28 @@ import { allConfigs, databaseConfig, idempotencyConfig } from './config';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import {
+  IdempotencyEvent,
   IdempotencyModule,
   RedisCommander,
   RedisIdempotencyStorage,
 } from './idempotency';
+import { MetricsService } from './observability/metrics.service';
+import { ObservabilityModule } from './observability/observability.module';
+import type { IdempotencyOutcome } from './observability/request-tags';
 import { OrdersModule } from './orders/orders.module';
+import { ThrottlingModule } from './throttling/throttling.module';
 import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
+
+/**
+ * What the interceptor alone can tell. A claimed request ends as created or replayed_db, which only
+ * the orders service knows (the controller records it).
+ */
+const CACHE_OUTCOMES: Partial<Record<IdempotencyEvent, IdempotencyOutcome>> = {
+  replayed: 'replayed_cache',
+  in_flight: 'conflict_in_flight',
+  key_reused: 'key_reused',
+  storage_degraded: 'redis_degraded',
+};
 
 @Module({
   imports: [
@@ -29,11 +45,13 @@ import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
     }),
     ScheduleModule.forRoot(),
     RedisModule,
+    ObservabilityModule,
     IdempotencyModule.forRootAsync({
-      inject: [idempotencyConfig.KEY, REDIS_COMMANDER],
+      inject: [idempotencyConfig.KEY, REDIS_COMMANDER, MetricsService],
       useFactory: (
         config: ConfigType<typeof idempotencyConfig>,
         redis: RedisCommander,
+        metrics: MetricsService,
       ) => ({
         ttlSeconds: config.ttlSeconds,
         lockTtlMs: config.lockTtlMs,
@@ -41,9 +59,14 @@ import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
         storageTimeoutMs: config.redisTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
         storage: new RedisIdempotencyStorage(redis),
+        onEvent: (event: IdempotencyEvent, request: unknown) => {
+          const outcome = CACHE_OUTCOMES[event];
+          if (outcome) metrics.recordOutcome(request, outcome);
+        },
       }),
     }),
     AuthModule,
+    ThrottlingModule,
     OrdersModule,
     HealthModule,
   ],

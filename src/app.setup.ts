@@ -1,7 +1,6 @@
 import { DrainingIndicator } from './health/draining.indicator';
 import { INestApplication } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import helmet from '@fastify/helmet';
 import { operationsConfig } from './config';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
@@ -11,8 +10,14 @@ import {
 import { errorCodes } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AllExceptionsFilter } from './common/errors';
+import { MetricsService } from './observability/metrics.service';
+import { logRequest } from './observability/request-log';
+import { tagRequest } from './observability/request-tags';
+import { PinoLogger } from 'nestjs-pino';
 import { AppValidationPipe } from './common/app-validation.pipe';
+import { securityHeaders } from './common/security-headers';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
@@ -23,17 +28,15 @@ export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     requestIdHeader: false,
-    genReqId: (request: {
-      headers: Record<string, string | string[] | undefined>;
-      id?: string;
-    }) => {
+    genReqId: (request: IncomingMessage) => {
       const candidate = request.headers['x-request-id'];
-      // Also on the raw request, where pino-http (the request log line) picks it up.
-      request.id =
+      const id =
         typeof candidate === 'string' && CLIENT_REQUEST_ID.test(candidate)
           ? candidate
           : randomUUID();
-      return request.id;
+      // Also on the raw request, where pino-http (the request log line) picks it up.
+      request.id = id;
+      return id;
     },
   });
 }
@@ -99,8 +102,8 @@ export async function configureApp(
   const operations = app.get<ConfigType<typeof operationsConfig>>(
     operationsConfig.KEY,
   );
-  // Security headers on every response; the defaults also suit Swagger UI (external scripts only).
-  await app.register(helmet);
+  // helmet's security headers on every response, errors included; its defaults also suit Swagger UI.
+  const security = securityHeaders();
   if (operations.corsOrigins.length > 0)
     app.enableCors({
       origin: operations.corsOrigins.includes('*')
@@ -123,8 +126,13 @@ export async function configureApp(
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  const requestLog = await app.resolve(PinoLogger);
+  requestLog.setContext('http');
   fastify.addHook('onRequest', (request, reply, done) => {
+    reply.headers(security);
     reply.header('x-request-id', request.id);
+    tagRequest(request, { route: request.routeOptions.url });
     // A JSON API: any other body type is refused before it is parsed.
     done(
       hasNonJsonBody(request.headers)
@@ -139,6 +147,17 @@ export async function configureApp(
     // While draining, a kept-alive connection would hold the closing server open: end it.
     if (shutdown.isDraining) reply.header('connection', 'close');
     done(null, payload);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.observeRequest(
+      request.method,
+      // Unmatched paths share one label, so that scanners cannot explode the series count.
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    logRequest(requestLog, request, reply.statusCode, reply.elapsedTime);
+    done();
   });
   setupSwagger(app);
   return app;

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { configureApp, createFastifyAdapter } from './app.setup';
 import {
@@ -15,10 +16,9 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule,
     createFastifyAdapter(),
-    {
-      abortOnError: false,
-    },
+    { abortOnError: false, bufferLogs: true },
   );
+  app.useLogger(app.get(Logger));
   await configureApp(app);
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   closeOnSignals(app, config);

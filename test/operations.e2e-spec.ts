@@ -1,3 +1,6 @@
+import { createClient } from '@keyv/redis';
+import { createHash } from 'node:crypto';
+import { TcpProxy } from './support/tcp-proxy';
 import {
   createOrder,
   createTestApp,
@@ -89,5 +92,137 @@ describe('Security headers and CORS', () => {
     });
     expect(response.status).toBe(413);
     expect(response.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+});
+
+describe('Rate limiting on Redis (THROTTLE_LIMIT per THROTTLE_TTL_MS)', () => {
+  const limits = { THROTTLE_LIMIT: '3', THROTTLE_TTL_MS: '60000' };
+  let a: TestApp;
+  let b: TestApp;
+  let redis: TcpProxy;
+  let cutOff: TestApp;
+  beforeAll(async () => {
+    a = await createTestApp({ env: limits });
+    b = await createTestApp({ env: limits });
+    redis = await TcpProxy.start(process.env.REDIS_URL!);
+    cutOff = await createTestApp({
+      env: { ...limits, REDIS_URL: redis.urlFor(process.env.REDIS_URL!) },
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close(), cutOff.close()]);
+    await redis.close();
+  });
+
+  it('gives each user one budget shared by every instance, then 429 in the envelope with Retry-After', async () => {
+    const token = tokenFor(newUser());
+    expect((await send(a.url, 'GET', '/orders', { token })).status).toBe(200);
+    expect((await send(a.url, 'GET', '/orders', { token })).status).toBe(200);
+    expect((await send(b.url, 'GET', '/orders', { token })).status).toBe(200);
+    const limited = await send(b.url, 'GET', '/orders', { token });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toEqual({
+      error: { code: 'TOO_MANY_REQUESTS', message: expect.any(String) },
+    });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(
+      1,
+    );
+    // Someone else is not affected, and neither are the health probes.
+    const other = tokenFor(newUser());
+    expect((await send(a.url, 'GET', '/orders', { token: other })).status).toBe(
+      200,
+    );
+    for (let i = 0; i < 5; i++)
+      expect((await send(a.url, 'GET', '/health/live')).status).toBe(200);
+  });
+
+  it('fails open when Redis is down: orders keep flowing past the limit', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    redis.cut();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const created = await createOrder(cutOff, token, `open-${i}`);
+        expect(created.status).toBe(201);
+      }
+    } finally {
+      redis.restore();
+    }
+  });
+});
+
+describe('GET /metrics (Prometheus)', () => {
+  const redis = createClient({ url: process.env.REDIS_URL });
+  let t: TestApp;
+  beforeAll(async () => {
+    await redis.connect();
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.quit();
+  });
+
+  const redisDel = (user: string, key: string) =>
+    redis.del(
+      `idem:${encodeURIComponent(user)}:${createHash('sha256').update(key).digest('hex')}`,
+    );
+
+  async function scrape(): Promise<string> {
+    const response = await send(t.url, 'GET', '/metrics');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    return response.body as string;
+  }
+
+  function value(metrics: string, series: string): number {
+    const line = metrics
+      .split('\n')
+      .find((candidate) => candidate.startsWith(`${series} `));
+    return line ? Number(line.split(' ')[1]) : 0;
+  }
+
+  const outcome = (name: string) =>
+    `orders_idempotency_outcomes_total{outcome="${name}"}`;
+
+  it('moves the counter of each idempotency outcome', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const before = await scrape();
+    const first = await createOrder(t, token, 'm-1');
+    await createOrder(t, token, 'm-1'); // replayed from Redis
+    await redisDel(user, 'm-1');
+    const fromDb = await createOrder(t, token, 'm-1'); // replayed from Postgres
+    expect(fromDb.body.id).toBe(first.body.id);
+    const reused = await createOrder(t, token, 'm-1', {
+      currency: 'EUR',
+      items: [{ sku: 'B', quantity: 1, unitPriceCents: 2 }],
+    });
+    expect(reused.status).toBe(422);
+    const after = await scrape();
+    for (const [name, moved] of [
+      ['created', 1],
+      ['replayed_cache', 1],
+      ['replayed_db', 1],
+      ['key_reused', 1],
+    ] as const)
+      expect(value(after, outcome(name)) - value(before, outcome(name))).toBe(
+        moved,
+      );
+  });
+
+  it('has the request duration histogram by route and status, and the pool and Redis gauges', async () => {
+    await send(t.url, 'GET', '/orders/00000000-0000-4000-8000-000000000000', {
+      token: tokenFor(newUser()),
+    });
+    const metrics = await scrape();
+    expect(
+      value(
+        metrics,
+        'http_request_duration_seconds_count{method="GET",route="/orders/:id",status="404"}',
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/orders_db_pool_connections\{state="total"\} \d+/);
+    expect(value(metrics, 'orders_redis_connected')).toBe(1);
   });
 });

@@ -176,3 +176,61 @@ describe('graceful shutdown (SIGTERM)', () => {
     expect(app.output()).not.toMatch(/shutdown (timed out|failed)/);
   });
 });
+
+describe('structured request logs (LOG_LEVEL=info)', () => {
+  it('writes one JSON line per request with its id, route, status, duration, user and outcome, and no secrets', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const app = await startAppProcess({ LOG_LEVEL: 'info' });
+    try {
+      const headers = { 'x-request-id': 'log-test-1' };
+      await send(app.url, 'POST', '/orders', {
+        token,
+        key: 'log-1',
+        body: validOrder(),
+        headers,
+      });
+      await send(app.url, 'POST', '/orders', {
+        token,
+        key: 'log-1',
+        body: validOrder(),
+        headers: { 'x-request-id': 'log-test-2' },
+      });
+      await send(app.url, 'GET', '/orders?limit=5&cursor=secret-cursor', {
+        token,
+        headers: { 'x-request-id': 'log-test-3' },
+      });
+    } finally {
+      expect(await app.stop()).toEqual({ code: 0, signal: null });
+    }
+    const lines = app
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byId = (id: string) => lines.filter((l) => l.requestId === id);
+    expect(byId('log-test-1')).toEqual([
+      expect.objectContaining({
+        msg: 'request',
+        method: 'POST',
+        route: '/orders',
+        path: '/orders',
+        status: 201,
+        durationMs: expect.any(Number),
+        userId: user,
+        idempotency: 'created',
+      }),
+    ]);
+    expect(byId('log-test-2')[0]).toMatchObject({
+      idempotency: 'replayed_cache',
+    });
+    expect(byId('log-test-3')[0]).toMatchObject({
+      route: '/orders',
+      path: '/orders',
+      status: 400, // a malformed cursor; it appears nowhere in the log
+    });
+    expect(app.output()).not.toContain(token);
+    expect(app.output()).not.toContain('secret-cursor');
+    expect(app.output()).not.toContain('leave at the door'); // the body's note
+  });
+});

@@ -1,3 +1,4 @@
+import { tagRequest } from '../observability/request-tags';
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
@@ -35,6 +36,7 @@ export class JwtAuthGuard implements CanActivate {
       }
     >();
     request.user = { id: this.verifiedSubject(request.headers.authorization) };
+    tagRequest(request, { userId: request.user.id });
     return true;
   }
 

@@ -47,6 +47,6 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
   storageTimeoutMs?: number;
   /** Prefix of storage keys. Default `idem:`. */
   keyPrefix?: string;
-  /** Called on every outcome (metrics). */
-  onEvent?: (event: IdempotencyEvent) => void;
+  /** Called on every outcome, with the framework's request (metrics, request logs). */
+  onEvent?: (event: IdempotencyEvent, request: unknown) => void;
 }

@@ -51,6 +51,8 @@ interface Claim {
   route: Required<IdempotentRouteOptions>;
   /** How long the lock outlives its last renewal: the wait for a retry after its owner died. */
   leaseMs: number;
+  /** The framework's request, handed to `onEvent`. */
+  request: HttpRequest;
 }
 
 /**
@@ -93,7 +95,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     idempotency: IdempotencyContext,
     route: Required<IdempotentRouteOptions>,
   ): Promise<unknown> {
-    const claim = this.newClaim(idempotency, route);
+    const claim = this.newClaim(
+      idempotency,
+      route,
+      context.switchToHttp().getRequest<HttpRequest>(),
+    );
     const existing = await this.claimKey(claim);
     if (existing)
       return this.answerFromEntry(context, existing, idempotency.fingerprint);
@@ -149,6 +155,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private newClaim(
     idempotency: IdempotencyContext,
     route: Required<IdempotentRouteOptions>,
+    request: HttpRequest,
   ): Claim {
     const keyHash = createHash('sha256').update(idempotency.key).digest('hex');
     const storageKey = `${this.options.keyPrefix ?? 'idem:'}${encodeURIComponent(idempotency.scope)}:${keyHash}`;
@@ -159,7 +166,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       expiresAt: Date.now() + route.lockTtlMs,
     };
     const leaseMs = Math.min(this.options.lockLeaseMs ?? 5000, route.lockTtlMs);
-    return { storageKey, lock, route, leaseMs };
+    return { storageKey, lock, route, leaseMs, request };
   }
 
   /** null: the claim is ours. An entry: someone else's. undefined: storage unavailable, go on without it. */
@@ -170,10 +177,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
       const existing = await this.bounded(
         this.storage.claim(claim.storageKey, claim.lock, claim.leaseMs),
       );
-      this.report(existing ? undefined : 'claimed');
+      this.report(existing ? undefined : 'claimed', claim.request);
       return existing;
     } catch (error) {
-      this.degraded('claim', error);
+      this.degraded('claim', error, claim.request);
       // A claim that timed out may still land later; queue its release behind it so that no
       // orphaned lock answers 409 to the retries of a request that has already run.
       this.storage
@@ -197,11 +204,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     fingerprint: string,
   ): unknown {
     if (entry.fingerprint !== fingerprint) {
-      this.report('key_reused');
+      this.report('key_reused', context.switchToHttp().getRequest());
       throw new IdempotencyKeyReusedException();
     }
     if (entry.state === 'in_flight') {
-      this.report('in_flight');
+      this.report('in_flight', context.switchToHttp().getRequest());
       // The owner finishes or its lease lapses within one lease, whichever comes first.
       const lease = this.options.lockLeaseMs ?? 5000;
       const retryAfter = Math.max(
@@ -218,7 +225,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     context: ExecutionContext,
     entry: CompletedEntry,
   ): unknown {
-    this.report('replayed');
+    this.report('replayed', context.switchToHttp().getRequest());
     const { httpAdapter } = this.adapterHost;
     httpAdapter.status(context.switchToHttp().getResponse(), entry.status);
     for (const [name, value] of Object.entries(entry.headers))
@@ -253,7 +260,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
           `claim on ${claim.storageKey} was lost before the response could be stored`,
         );
     } catch (error) {
-      this.degraded('complete', error);
+      this.degraded('complete', error, claim.request);
     }
   }
 
@@ -263,7 +270,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
         this.storage.release(claim.storageKey, claim.lock.token),
       );
     } catch (error) {
-      this.degraded('release', error);
+      this.degraded('release', error, claim.request);
     }
   }
 
@@ -310,14 +317,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return withTimeout(operation, this.options.storageTimeoutMs ?? 250);
   }
 
-  private degraded(operation: string, error: unknown): void {
-    this.report('storage_degraded');
+  private degraded(operation: string, error: unknown, request: unknown): void {
+    this.report('storage_degraded', request);
     this.logger.warn(
       `idempotency storage ${operation} failed, continuing without it: ${String(error)}`,
     );
   }
 
-  private report(event: IdempotencyEvent | undefined): void {
-    if (event) this.options.onEvent?.(event);
+  private report(event: IdempotencyEvent | undefined, request: unknown): void {
+    if (event) this.options.onEvent?.(event, request);
   }
 }

@@ -19,3 +19,4 @@ export * from './storage/idempotency-storage.interface';
 export { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
 export { RedisIdempotencyStorage } from './storage/redis.storage';
 export type { RedisCommander } from './storage/redis.storage';
+export { withTimeout, StorageTimeoutError } from './storage/storage-timeout';

@@ -23,6 +23,7 @@ import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { ApiError, ErrorCode, OrderNotFoundError } from '../common/errors';
 import {
   Idempotent,
+  IdempotencyKeyReusedException,
   IdempotencyRequest,
   REPLAYED_HEADER,
 } from '../idempotency';
@@ -30,6 +31,7 @@ import type { IdempotencyContext } from '../idempotency';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
 import { OrderPage, OrderView } from './dto/order.view';
+import { MetricsService } from '../observability/metrics.service';
 import { OrdersService } from './orders.service';
 
 const anyUuid = new ParseUUIDPipe({
@@ -50,7 +52,10 @@ const anyUuid = new ParseUUIDPipe({
 )
 @Controller('orders')
 export class OrdersController {
-  constructor(private readonly orders: OrdersService) {}
+  constructor(
+    private readonly orders: OrdersService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   @Post()
   @Idempotent()
@@ -119,10 +124,16 @@ export class OrdersController {
     @IdempotencyRequest() idempotency: IdempotencyContext,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderView> {
-    const { order, replayed } = await this.orders.create(
-      user.id,
-      dto,
-      idempotency,
+    const { order, replayed } = await this.orders
+      .create(user.id, dto, idempotency)
+      .catch((error: unknown) => {
+        if (error instanceof IdempotencyKeyReusedException)
+          this.metrics.recordOutcome(reply.request, 'key_reused');
+        throw error;
+      });
+    this.metrics.recordOutcome(
+      reply.request,
+      replayed ? 'replayed_db' : 'created',
     );
     reply.header('Location', `/orders/${order.id}`);
     if (replayed) reply.header(REPLAYED_HEADER, 'true');

@@ -6,3 +6,4 @@ process.env.DATABASE_URL = process.env[TEST_DATABASE_ENV];
 process.env.DB_MIGRATIONS_RUN = 'false';
 process.env.REDIS_URL = TEST_REDIS_URL;
 process.env.JWT_SECRET = TEST_JWT_SECRET;
+process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';

@@ -1,0 +1,95 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import KeyvRedis from '@keyv/redis';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client';
+import { DataSource } from 'typeorm';
+import { REDIS_STORE } from '../redis/redis.module';
+import { IdempotencyOutcome, tagRequest } from './request-tags';
+
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+/** The Prometheus registry of this process, served at GET /metrics. */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  private readonly outcomes = new Counter({
+    name: 'orders_idempotency_outcomes_total',
+    help: 'POST /orders outcomes: created, replayed_cache, replayed_db, conflict_in_flight, key_reused, redis_degraded',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(
+    @InjectDataSource() db: DataSource,
+    @Inject(REDIS_STORE) store: KeyvRedis<unknown>,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'orders_db_pool_connections',
+      help: 'Postgres pool connections by state (total, idle, waiting = requests queued for one)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const pool = (db.driver as unknown as { master?: PgPool }).master;
+        if (!pool) return;
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+    new Gauge({
+      name: 'orders_redis_connected',
+      help: '1 while the Redis connection is ready, else 0',
+      registers: [this.registry],
+      collect() {
+        const client = store.client as unknown as {
+          isReady?: boolean;
+          isOpen?: boolean;
+        };
+        this.set((client.isReady ?? client.isOpen) ? 1 : 0);
+      },
+    });
+  }
+
+  observeRequest(
+    method: string,
+    route: string,
+    status: number,
+    seconds: number,
+  ): void {
+    this.httpDuration.observe(
+      { method, route, status: String(status) },
+      seconds,
+    );
+  }
+
+  /** Counts the outcome and tags the request's log line with it. */
+  recordOutcome(request: unknown, outcome: IdempotencyOutcome): void {
+    this.outcomes.inc({ outcome });
+    tagRequest(
+      request,
+      outcome === 'redis_degraded'
+        ? { redisDegraded: true }
+        : { idempotency: outcome },
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { idempotencyConfig, operationsConfig } from '../config';
+import type { RedisCommander } from '../idempotency';
+import { REDIS_COMMANDER } from '../redis/redis.module';
+import { RedisThrottlerStorage } from './redis-throttler.storage';
+import { UserThrottlerGuard } from './user-throttler.guard';
+
+/** Rate limits on Redis; import after AuthModule so that its guard (the JWT) runs first. */
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [operationsConfig.KEY, idempotencyConfig.KEY, REDIS_COMMANDER],
+      useFactory: (
+        operations: ConfigType<typeof operationsConfig>,
+        redisConfig: ConfigType<typeof idempotencyConfig>,
+        redis: RedisCommander,
+      ) => ({
+        throttlers: [
+          { ttl: operations.throttleTtlMs, limit: operations.throttleLimit },
+        ],
+        storage: new RedisThrottlerStorage(redis, redisConfig.redisTimeoutMs),
+      }),
+    }),
+  ],
+  providers: [{ provide: APP_GUARD, useClass: UserThrottlerGuard }],
+})
+export class ThrottlingModule {}
