@@ -11,7 +11,8 @@ import { errorCodes } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AllExceptionsFilter } from './common/errors';
+import { AllExceptionsFilter, ValidationFailedError } from './common/errors';
+import { bodyDepthExceeds, MAX_BODY_DEPTH } from './common/body-depth';
 import { MetricsService } from './observability/metrics.service';
 import { logRequest } from './observability/request-log';
 import { tagRequest } from './observability/request-tags';
@@ -147,6 +148,20 @@ export async function configureApp(
     // While draining, a kept-alive connection would hold the closing server open: end it.
     if (shutdown.isDraining) reply.header('connection', 'close');
     done(null, payload);
+  });
+  // Parsed JSON can nest far deeper than any order (a 64 KiB body holds 32,000 levels); refuse it
+  // before the fingerprint and the validators walk it recursively.
+  fastify.addHook('preHandler', (request, reply, done) => {
+    done(
+      bodyDepthExceeds(request.body)
+        ? new ValidationFailedError([
+            {
+              field: 'body',
+              message: `must not nest deeper than ${MAX_BODY_DEPTH} levels`,
+            },
+          ])
+        : undefined,
+    );
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(

@@ -263,6 +263,21 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
         expect(response.body.error.code).toBe('INVALID_JSON');
       });
 
+      it('refuses JSON nested deeper than 32 levels: 400 VALIDATION_FAILED (found by the fuzz test as a 500)', async () => {
+        const response = await send(t.url, 'POST', '/orders', {
+          token,
+          key: 'key-deep',
+          rawBody: `${'['.repeat(20000)}${']'.repeat(20000)}`,
+        });
+        expect(response.status).toBe(400);
+        expect(response.body.error).toMatchObject({
+          code: 'VALIDATION_FAILED',
+          details: [{ field: 'body', message: expect.stringMatching(/32/) }],
+        });
+        // Nothing was remembered: the same key with a real order creates it.
+        expect((await create(token, 'key-deep')).status).toBe(201);
+      });
+
       it('refuses a body over 64 KiB: 413 PAYLOAD_TOO_LARGE', async () => {
         const body = { ...validOrder(), note: 'x'.repeat(70 * 1024) };
         const response = await create(token, 'key-large', body);
