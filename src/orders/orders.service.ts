@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
+import type { Pool, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { isUniqueViolationOf, OrderNotFoundError } from '../common/errors';
 import {
@@ -30,10 +32,14 @@ export interface CreateOrderResult {
 
 @Injectable()
 export class OrdersService {
+  private readonly pool: Pool;
+
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    @InjectDataSource() db: DataSource,
     private readonly faults: TestFaults,
-  ) {}
+  ) {
+    this.pool = (db.driver as unknown as { master: Pool }).master;
+  }
 
   /**
    * Inserts the order; the unique (user_id, idempotency_key) index decides between racing retries.
@@ -117,12 +123,8 @@ export class OrdersService {
 
   /** Cancelling twice is the same as once: the second call finds the order already cancelled. */
   async cancel(userId: string, id: string): Promise<OrderView> {
-    // TypeORM answers an UPDATE ... RETURNING with [rows, rowCount].
-    const [rows] = await this.db.query<[OrderRow[], number]>(CANCEL_ORDER, [
-      id,
-      userId,
-    ]);
-    if (!rows?.[0]) throw new OrderNotFoundError();
+    const rows = await this.query<OrderRow>(CANCEL_ORDER, [id, userId]);
+    if (!rows[0]) throw new OrderNotFoundError();
     return toView(rows[0]);
   }
 
@@ -143,9 +145,29 @@ export class OrdersService {
     return { order: toView(existing), replayed: true };
   }
 
-  private query<T>(sql: string, parameters: unknown[]): Promise<T[]> {
-    return this.db.query<T[]>(sql, parameters);
+  /**
+   * Straight to TypeORM's pg pool, as a named (prepared) statement: each connection parses and plans
+   * each query once, which saves Postgres CPU on the same cores as the app.
+   */
+  private async query<T>(sql: string, values: unknown[]): Promise<T[]> {
+    const result = await this.pool.query<T & QueryResultRow>({
+      name: statementName(sql),
+      text: sql,
+      values,
+    });
+    return result.rows;
   }
+}
+
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `orders_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 function totalCents(dto: CreateOrderDto): bigint {
