@@ -21,6 +21,7 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Pending migrations run at start-up (DB_MIGRATIONS_RUN=true by default).
-# The V8 flag is the one in package.json's start:prod (and what npm run bench measures): a young generation capped
-# at 16 MiB semi-spaces keeps the peak RSS under load well below 256 MiB at no cost in throughput.
-CMD ["node", "--max-semi-space-size=16", "dist/main"]
+# The V8 flags are those of package.json's start:prod (and what npm run bench measures): 16 MiB semi-spaces and a
+# 160 MiB old space keep the peak RSS under load below 256 MiB at no measurable cost in throughput (the live heap
+# stays near 60 MiB; without a cap V8 lets garbage pile up to 350 MiB of RSS before a full collection).
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=160", "dist/main"]

@@ -81,6 +81,7 @@ async function main() {
       // just grew from 0 to 20,000 rows, stale statistics would plan a sequential scan for the list query.
       await query(databaseUrl, 'ANALYZE orders');
       const result = await run(name, seeded, databaseUrl);
+      result.memory = await appMemory();
       results.push(result);
       console.error(`${name}: ${Math.round(result.rps)} req/s`);
     }
@@ -252,8 +253,8 @@ function startApp(databaseUrl) {
         DB_MIGRATIONS_RUN: 'true',
         REDIS_URL: redisUrl,
         JWT_SECRET: secret,
-      // One bench user sends far more than a real one may: lift the cap (the limiter's Redis call still runs).
-      THROTTLE_LIMIT: '1000000000',
+        // One bench user sends far more than a real one may: lift the cap (the limiter's Redis call still runs).
+        THROTTLE_LIMIT: '1000000000',
         ...pick(
           process.env,
           /^(DB_POOL_SIZE|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS)$/,
@@ -273,6 +274,20 @@ function startApp(databaseUrl) {
     };
     poll();
   });
+}
+
+/** The app's memory right after a scenario, from its own /metrics (MiB). */
+async function appMemory() {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (name) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) /
+    2 ** 20;
+  return {
+    rss: read('process_resident_memory_bytes'),
+    heapUsed: read('nodejs_heap_size_used_bytes'),
+    heapTotal: read('nodejs_heap_size_total_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
 }
 
 /** Peak resident set size of the app over the whole run (Linux: VmHWM). */
@@ -295,15 +310,15 @@ function report(results, peakRssMiB) {
   const lines = [
     `${machine}; ${connections} connections, ${duration} s per scenario`,
     '',
-    '| scenario | req/s | p50 ms | p99 ms | non-2xx | statuses |',
-    '|---|---:|---:|---:|---:|---|',
+    '| scenario | req/s | p50 ms | p99 ms | non-2xx | statuses | RSS after (heap used/total, external) MiB |',
+    '|---|---:|---:|---:|---:|---|---|',
     ...results.map(
       (r) =>
         `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx} | ${Object.entries(
           r.statuses,
         )
           .map(([code, n]) => `${code}:${n}`)
-          .join(' ')} |`,
+          .join(' ')} | ${memoryCell(r.memory)} |`,
     ),
     '',
     ...Object.entries(ratios)
@@ -324,6 +339,12 @@ function report(results, peakRssMiB) {
       ),
     );
   }
+}
+
+function memoryCell(m) {
+  if (!m) return '';
+  const f = (v) => v.toFixed(0);
+  return `${f(m.rss)} (${f(m.heapUsed)}/${f(m.heapTotal)}, ${f(m.external)})`;
 }
 
 /** The targets of issue #6, checked against this run (reported, never enforced). */

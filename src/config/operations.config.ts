@@ -23,6 +23,7 @@ export const operationsConfig = registerAs('operations', () => ({
     min: 100,
     max: 86_400_000,
   }),
+  throttleSyncMs: optionalInt('THROTTLE_SYNC_MS', 50, { min: 1, max: 10000 }),
 }));
 
 function readLogLevel(): string {

@@ -4,69 +4,118 @@ import { createHash } from 'node:crypto';
 import { withTimeout } from '../idempotency';
 import type { RedisCommander } from '../idempotency';
 
-/** A fixed window per key: count the hit, start the window on the first, report what is left of it. */
-const HIT = `local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {hits, redis.call('PTTL', KEYS[1])}`;
-const HIT_SHA1 = createHash('sha1').update(HIT).digest('hex');
-
 type ThrottlerStorageRecord = Awaited<
   ReturnType<ThrottlerStorage['increment']>
 >;
 
-const ALLOW: ThrottlerStorageRecord = {
-  totalHits: 0,
-  timeToExpire: 0,
-  isBlocked: false,
-  timeToBlockExpire: 0,
-};
+/** Add this instance's hits to the window's shared count (starting the window if new); answer total and time left. */
+const ADD_HITS = `local hits = redis.call('INCRBY', KEYS[1], ARGV[1])
+if hits == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {hits, redis.call('PTTL', KEYS[1])}`;
+const ADD_HITS_SHA1 = createHash('sha1').update(ADD_HITS).digest('hex');
+
+interface Window {
+  /** Hits of every instance, as Redis last reported them (including ours sent so far). */
+  shared: number;
+  /** Our hits not yet sent to Redis. */
+  pending: number;
+  ttlMs: number;
+  expiresAt: number;
+}
 
 /**
- * @nestjs/throttler's storage on the shared Redis connection, so every instance counts against one
- * budget. It fails open: if Redis is down or slower than `timeoutMs`, the request is allowed (orders
- * keep flowing) and a warning is logged at most every 10 s.
+ * @nestjs/throttler's storage with one budget per key shared by every instance through Redis, without
+ * a Redis round trip per request: each instance counts locally and adds its hits to Redis every
+ * `syncMs` (one pipelined script call per active key), learning the others' hits in the same reply.
+ * A key can therefore overshoot its limit by what other instances admitted within one sync interval.
+ * It fails open: while Redis does not answer, nothing is blocked (orders keep flowing) and a warning
+ * is logged at most every 10 s.
+ *
+ * @example new RedisThrottlerStorage(redis, { timeoutMs: 250, syncMs: 50 })
  */
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly logger = new Logger('Throttler');
+  private readonly windows = new Map<string, Window>();
+  private readonly timer: NodeJS.Timeout;
+  private redisAnswering = true;
   private lastWarning = 0;
 
   constructor(
     private readonly redis: RedisCommander,
-    private readonly timeoutMs: number,
-  ) {}
+    private readonly options: { timeoutMs: number; syncMs: number },
+  ) {
+    this.timer = setInterval(() => void this.sync(), options.syncMs);
+    this.timer.unref();
+  }
 
-  async increment(
+  increment(
     key: string,
     ttl: number,
     limit: number,
   ): Promise<ThrottlerStorageRecord> {
+    const now = Date.now();
+    let window = this.windows.get(key);
+    if (!window || window.expiresAt <= now) {
+      window = { shared: 0, pending: 0, ttlMs: ttl, expiresAt: now + ttl };
+      this.windows.set(key, window);
+    }
+    window.pending++;
+    const totalHits = window.shared + window.pending;
+    const seconds = Math.max(1, Math.ceil((window.expiresAt - now) / 1000));
+    const isBlocked = this.redisAnswering && totalHits > limit;
+    return Promise.resolve({
+      totalHits,
+      timeToExpire: seconds,
+      isBlocked,
+      timeToBlockExpire: isBlocked ? seconds : 0,
+    });
+  }
+
+  /** Sends every window's pending hits and reads back the shared counts; the timer calls it. */
+  async sync(): Promise<void> {
+    const now = Date.now();
+    const sends: Promise<void>[] = [];
+    for (const [key, window] of this.windows) {
+      if (window.expiresAt <= now) this.windows.delete(key);
+      else if (window.pending > 0) sends.push(this.send(key, window));
+    }
+    await Promise.all(sends);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async send(key: string, window: Window): Promise<void> {
+    const sent = window.pending;
+    window.pending = 0;
     try {
-      const [hits, pttl] = (await withTimeout(
-        this.hit(`throttle:${key}`, ttl),
-        this.timeoutMs,
+      const [shared, pttl] = (await withTimeout(
+        this.addHits(`throttle:${key}`, sent, window.ttlMs),
+        this.options.timeoutMs,
       )) as [number, number];
-      const seconds = Math.max(1, Math.ceil(Number(pttl) / 1000));
-      const isBlocked = Number(hits) > limit;
-      return {
-        totalHits: Number(hits),
-        timeToExpire: seconds,
-        isBlocked,
-        timeToBlockExpire: isBlocked ? seconds : 0,
-      };
+      window.shared = Number(shared);
+      window.expiresAt = Date.now() + Math.max(0, Number(pttl));
+      this.redisAnswering = true;
     } catch (error) {
+      window.pending += sent; // counted again at the next sync
+      this.redisAnswering = false;
       this.warnOpen(error);
-      return ALLOW;
     }
   }
 
-  private async hit(key: string, ttl: number): Promise<unknown> {
-    const args = ['1', key, String(ttl)];
+  private async addHits(
+    key: string,
+    hits: number,
+    ttl: number,
+  ): Promise<unknown> {
+    const args = ['1', key, String(hits), String(ttl)];
     try {
-      return await this.redis.sendCommand(['EVALSHA', HIT_SHA1, ...args]);
+      return await this.redis.sendCommand(['EVALSHA', ADD_HITS_SHA1, ...args]);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith('NOSCRIPT'))
         throw error;
-      return this.redis.sendCommand(['EVAL', HIT, ...args]);
+      return this.redis.sendCommand(['EVAL', ADD_HITS, ...args]);
     }
   }
 

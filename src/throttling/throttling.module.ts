@@ -1,7 +1,7 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule } from '@nestjs/throttler';
+import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
 import { idempotencyConfig, operationsConfig } from '../config';
 import type { RedisCommander } from '../idempotency';
 import { REDIS_COMMANDER } from '../redis/redis.module';
@@ -21,10 +21,21 @@ import { UserThrottlerGuard } from './user-throttler.guard';
         throttlers: [
           { ttl: operations.throttleTtlMs, limit: operations.throttleLimit },
         ],
-        storage: new RedisThrottlerStorage(redis, redisConfig.redisTimeoutMs),
+        storage: new RedisThrottlerStorage(redis, {
+          timeoutMs: redisConfig.redisTimeoutMs,
+          syncMs: operations.throttleSyncMs,
+        }),
       }),
     }),
   ],
   providers: [{ provide: APP_GUARD, useClass: UserThrottlerGuard }],
 })
-export class ThrottlingModule {}
+export class ThrottlingModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(ThrottlerStorage) private readonly storage: RedisThrottlerStorage,
+  ) {}
+
+  onApplicationShutdown(): void {
+    this.storage.stop();
+  }
+}
