@@ -138,7 +138,7 @@ describe('HTTP fuzz (seeded)', () => {
   const db = new Client({ connectionString: process.env.DATABASE_URL });
   beforeAll(async () => {
     await db.connect();
-    app = await startAppProcess({ THROTTLE_LIMIT: '1000000000' });
+    app = await startAppProcess();
   });
   afterAll(async () => {
     await app.stop();

@@ -144,6 +144,39 @@ describe('Rate limiting on Redis (THROTTLE_LIMIT per THROTTLE_TTL_MS)', () => {
       expect((await send(a.url, 'GET', '/health/live')).status).toBe(200);
   });
 
+  it('limits callers without a valid token per IP, so guessing tokens costs budget too', async () => {
+    // A Redis database of its own: every suite calls from 127.0.0.1.
+    const url = new URL(process.env.REDIS_URL!);
+    url.pathname = '/6';
+    const direct = createClient({ url: url.toString() });
+    await direct.connect();
+    await direct.flushDb(); // no count left from an earlier run
+    await direct.quit();
+    const isolated = await createTestApp({
+      env: { ...limits, REDIS_URL: url.toString() },
+    });
+    try {
+      const guesses = [];
+      for (let i = 0; i < 4; i++)
+        guesses.push(
+          await send(isolated.url, 'GET', '/orders', {
+            token: `bad.token.${i}`,
+          }),
+        );
+      expect(guesses.map((r) => r.status)).toEqual([401, 401, 401, 429]);
+      // A real user keeps their own budget.
+      expect(
+        (
+          await send(isolated.url, 'GET', '/orders', {
+            token: tokenFor(newUser()),
+          })
+        ).status,
+      ).toBe(200);
+    } finally {
+      await isolated.close();
+    }
+  });
+
   it('fails open when Redis is down: orders keep flowing past the limit', async () => {
     const user = newUser();
     const token = tokenFor(user);

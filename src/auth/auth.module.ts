@@ -4,6 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { authConfig } from '../config';
+import { BearerTokenVerifier } from './bearer-token.verifier';
 import { JwtAuthGuard } from './jwt-auth.guard';
 
 @Module({
@@ -19,6 +20,10 @@ import { JwtAuthGuard } from './jwt-auth.guard';
       }),
     }),
   ],
-  providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }],
+  providers: [
+    BearerTokenVerifier,
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+  ],
+  exports: [BearerTokenVerifier],
 })
 export class AuthModule {}

@@ -1,23 +1,19 @@
-import { tagRequest } from '../observability/request-tags';
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { JwtService } from '@nestjs/jwt';
 import { UnauthorizedError } from '../common/errors';
+import { tagRequest } from '../observability/request-tags';
 import { AuthenticatedRequest } from './authenticated-user';
+import { BearerTokenVerifier } from './bearer-token.verifier';
 import { IS_PUBLIC } from './public.decorator';
 
-/** Longer headers are refused before any crypto runs. */
-const MAX_AUTHORIZATION_LENGTH = 4096;
-const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
-
 /**
- * Every route needs `Authorization: Bearer <JWT>` (HS256 only, `exp`/`nbf` honoured, `sub` = user id)
- * unless marked @Public(). Any failure is the same 401, so a caller learns nothing about why.
+ * Every route needs `Authorization: Bearer <JWT>` (see BearerTokenVerifier) unless marked @Public().
+ * Any failure is the same 401, so a caller learns nothing about why.
  */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {
   constructor(
-    private readonly jwt: JwtService,
+    private readonly tokens: BearerTokenVerifier,
     private readonly reflector: Reflector,
   ) {}
 
@@ -35,31 +31,10 @@ export class JwtAuthGuard implements CanActivate {
         headers: Record<string, string | string[] | undefined>;
       }
     >();
-    request.user = { id: this.verifiedSubject(request.headers.authorization) };
-    tagRequest(request, { userId: request.user.id });
+    const subject = this.tokens.subjectOf(request);
+    if (!subject) throw new UnauthorizedError();
+    request.user = { id: subject };
+    tagRequest(request, { userId: subject });
     return true;
-  }
-
-  private verifiedSubject(header: string | string[] | undefined): string {
-    if (typeof header !== 'string' || header.length > MAX_AUTHORIZATION_LENGTH)
-      throw new UnauthorizedError();
-    const token = BEARER.exec(header)?.[1];
-    if (!token) throw new UnauthorizedError();
-    let payload: { sub?: unknown };
-    try {
-      payload = this.jwt.verify<{ sub?: unknown }>(token, {
-        algorithms: ['HS256'],
-      });
-    } catch {
-      throw new UnauthorizedError();
-    }
-    const subject = payload.sub;
-    if (
-      typeof subject !== 'string' ||
-      subject.length < 1 ||
-      subject.length > 128
-    )
-      throw new UnauthorizedError();
-    return subject;
   }
 }

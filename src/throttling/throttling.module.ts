@@ -2,15 +2,17 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
+import { AuthModule } from '../auth/auth.module';
 import { idempotencyConfig, operationsConfig } from '../config';
 import type { RedisCommander } from '../idempotency';
 import { REDIS_COMMANDER } from '../redis/redis.module';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 import { UserThrottlerGuard } from './user-throttler.guard';
 
-/** Rate limits on Redis; import after AuthModule so that its guard (the JWT) runs first. */
+/** Rate limits on Redis. Import it before AuthModule: its guard runs first (see UserThrottlerGuard). */
 @Module({
   imports: [
+    AuthModule,
     ThrottlerModule.forRootAsync({
       inject: [operationsConfig.KEY, idempotencyConfig.KEY, REDIS_COMMANDER],
       useFactory: (

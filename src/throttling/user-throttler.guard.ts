@@ -1,18 +1,41 @@
 import { Injectable } from '@nestjs/common';
-import { ThrottlerGuard } from '@nestjs/throttler';
-import type { AuthenticatedRequest } from '../auth/authenticated-user';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+} from '@nestjs/throttler';
+import type {
+  ThrottlerModuleOptions,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
+import { BearerTokenVerifier } from '../auth/bearer-token.verifier';
+
+type Request = {
+  headers: Record<string, string | string[] | undefined>;
+  ip?: string;
+};
 
 /**
- * One budget per user across the API (THROTTLE_LIMIT per THROTTLE_TTL_MS), per client IP when there is
- * no user (public routes). Runs after the JWT guard, so `request.user` is already verified.
+ * One budget per user across the API (THROTTLE_LIMIT per THROTTLE_TTL_MS); per client IP for
+ * requests without a valid token, so that guessing tokens is rate-limited too. Runs before the JWT
+ * guard (ThrottlingModule is imported first) and shares its verification.
  */
 @Injectable()
 export class UserThrottlerGuard extends ThrottlerGuard {
-  protected override getTracker(
-    request: AuthenticatedRequest & { ip?: string },
-  ): Promise<string> {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly tokens: BearerTokenVerifier,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override getTracker(request: Request): Promise<string> {
+    const subject = this.tokens.subjectOf(request);
     return Promise.resolve(
-      request.user ? `user:${request.user.id}` : `ip:${request.ip ?? ''}`,
+      subject ? `user:${subject}` : `ip:${request.ip ?? ''}`,
     );
   }
 

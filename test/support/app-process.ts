@@ -44,6 +44,7 @@ export async function startAppProcess(
       DB_MIGRATIONS_RUN: 'false',
       REDIS_URL: process.env.REDIS_URL,
       JWT_SECRET: process.env.JWT_SECRET,
+      THROTTLE_LIMIT: process.env.THROTTLE_LIMIT,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,50 @@
+import { JwtService } from '@nestjs/jwt';
+import { sign } from 'jsonwebtoken';
+import { createSecretKey } from 'node:crypto';
+import { BearerTokenVerifier } from './bearer-token.verifier';
+
+const SECRET = 'unit-secret-unit-secret';
+
+describe('BearerTokenVerifier', () => {
+  const verifier = () =>
+    new BearerTokenVerifier(
+      new JwtService({ secret: createSecretKey(Buffer.from(SECRET)) }),
+    );
+  const request = (token: string) => ({
+    headers: { authorization: `Bearer ${token}` },
+  });
+  afterEach(() => jest.useRealTimers());
+
+  it('keeps honouring exp for a token it has already verified', () => {
+    jest.useFakeTimers({ now: new Date('2026-11-29T12:00:00Z') });
+    const tokens = verifier();
+    const token = sign({ sub: 'alice' }, SECRET, { expiresIn: 60 });
+    expect(tokens.subjectOf(request(token))).toBe('alice');
+    jest.setSystemTime(new Date('2026-11-29T12:00:59Z'));
+    expect(tokens.subjectOf(request(token))).toBe('alice'); // from the cache
+    jest.setSystemTime(new Date('2026-11-29T12:01:00Z'));
+    expect(tokens.subjectOf(request(token))).toBeUndefined();
+  });
+
+  it('keeps honouring nbf for a remembered token', () => {
+    jest.useFakeTimers({ now: new Date('2026-11-29T12:00:00Z') });
+    const tokens = verifier();
+    const token = sign({ sub: 'bob' }, SECRET, {
+      notBefore: 0,
+      expiresIn: 600,
+    });
+    expect(tokens.subjectOf(request(token))).toBe('bob');
+    const future = sign({ sub: 'bob' }, SECRET, { notBefore: 30 });
+    expect(tokens.subjectOf(request(future))).toBeUndefined();
+    jest.setSystemTime(new Date('2026-11-29T12:00:31Z'));
+    expect(tokens.subjectOf(request(future))).toBe('bob');
+  });
+
+  it('never remembers a token that failed: a forged one stays refused', () => {
+    const tokens = verifier();
+    const forged = sign({ sub: 'eve' }, 'another-secret-of-some-length');
+    expect(tokens.subjectOf(request(forged))).toBeUndefined();
+    expect(tokens.subjectOf(request(forged))).toBeUndefined();
+    expect(tokens.subjectOf({ headers: {} })).toBeUndefined();
+  });
+});

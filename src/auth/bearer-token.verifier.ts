@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+
+/** Longer headers are refused before any crypto runs. */
+const MAX_AUTHORIZATION_LENGTH = 4096;
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+/** Verified tokens remembered (clients send the same token many times); the oldest goes first. */
+const CACHE_SIZE = 10_000;
+
+interface VerifiedToken {
+  subject: string;
+  /** Seconds since the epoch, as in the token. */
+  exp?: number;
+  nbf?: number;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/**
+ * Reads the caller from `Authorization: Bearer <JWT>` (HS256 only, `exp`/`nbf` honoured, `sub` = user
+ * id, 1..128 characters). Used by the rate limiter (to tell users from anonymous callers) and by the
+ * JWT guard, so the answer is kept on the request: one verification per request at most. A token
+ * verified once is remembered by its exact text; its `exp` and `nbf` are still checked on every use.
+ */
+@Injectable()
+export class BearerTokenVerifier {
+  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly perRequest = new WeakMap<object, string | null>();
+
+  constructor(private readonly jwt: JwtService) {}
+
+  /** The verified user id, or undefined when the request carries no valid token. */
+  subjectOf(request: { headers: Headers }): string | undefined {
+    let subject = this.perRequest.get(request);
+    if (subject === undefined) {
+      subject = this.verify(request.headers.authorization) ?? null;
+      this.perRequest.set(request, subject);
+    }
+    return subject ?? undefined;
+  }
+
+  private verify(header: string | string[] | undefined): string | undefined {
+    if (typeof header !== 'string' || header.length > MAX_AUTHORIZATION_LENGTH)
+      return undefined;
+    const token = BEARER.exec(header)?.[1];
+    if (!token) return undefined;
+    const now = Date.now() / 1000;
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.exp !== undefined && now >= known.exp) {
+        this.verified.delete(token);
+        return undefined;
+      }
+      return known.nbf !== undefined && now < known.nbf
+        ? undefined
+        : known.subject;
+    }
+    let payload: { sub?: unknown; exp?: number; nbf?: number };
+    try {
+      payload = this.jwt.verify(token, { algorithms: ['HS256'] });
+    } catch {
+      return undefined;
+    }
+    const subject = payload.sub;
+    if (
+      typeof subject !== 'string' ||
+      subject.length < 1 ||
+      subject.length > 128
+    )
+      return undefined;
+    this.remember(token, { subject, exp: payload.exp, nbf: payload.nbf });
+    return subject;
+  }
+
+  private remember(token: string, verified: VerifiedToken): void {
+    if (this.verified.size >= CACHE_SIZE)
+      this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, verified);
+  }
+}
