@@ -6,7 +6,6 @@ import {
   Logger,
   NestInterceptor,
 } from '@nestjs/common';
-import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { createHash, randomUUID } from 'node:crypto';
 import { from, lastValueFrom, Observable } from 'rxjs';
@@ -15,7 +14,8 @@ import {
   attachIdempotencyContext,
   IdempotencyContext,
 } from './idempotency-context';
-import { IDEMPOTENT_ROUTE, REPLAYED_HEADER } from './idempotency.constants';
+import { IDEMPOTENT_ROUTE } from './idempotency.constants';
+import { HttpExchange } from './http-exchange';
 import {
   IdempotencyKeyReusedException,
   IdempotencyRequestInProgressException,
@@ -64,18 +64,20 @@ interface Claim {
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly logger = new Logger(IdempotencyInterceptor.name);
   private readonly headerName: string;
-  private readonly storedHeaders: string[];
+  private readonly exchange: HttpExchange;
 
   constructor(
     @Inject(IDEMPOTENCY_MODULE_OPTIONS)
     private readonly options: IdempotencyModuleOptions,
     @Inject(IdempotencyStorage) private readonly storage: IdempotencyStorage,
     private readonly reflector: Reflector,
-    private readonly adapterHost: HttpAdapterHost,
+    adapterHost: HttpAdapterHost,
   ) {
     this.headerName = options.headerName ?? 'Idempotency-Key';
-    this.storedHeaders = (options.storedHeaders ?? ['location']).map((name) =>
-      name.toLowerCase(),
+    this.exchange = new HttpExchange(
+      adapterHost,
+      reflector,
+      options.storedHeaders ?? ['location'],
     );
   }
 
@@ -215,23 +217,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
         1,
         Math.ceil(Math.min(lease, entry.expiresAt - Date.now()) / 1000),
       );
-      this.setHeader(context, 'Retry-After', String(retryAfter));
+      this.exchange.setHeader(context, 'Retry-After', String(retryAfter));
       throw new IdempotencyRequestInProgressException(retryAfter);
     }
-    return this.replayStoredResponse(context, entry);
-  }
-
-  private replayStoredResponse(
-    context: ExecutionContext,
-    entry: CompletedEntry,
-  ): unknown {
     this.report('replayed', context.switchToHttp().getRequest());
-    const { httpAdapter } = this.adapterHost;
-    httpAdapter.status(context.switchToHttp().getResponse(), entry.status);
-    for (const [name, value] of Object.entries(entry.headers))
-      this.setHeader(context, name, value);
-    this.setHeader(context, REPLAYED_HEADER, 'true');
-    return entry.body;
+    return this.exchange.replay(context, entry);
   }
 
   private async storeResponse(
@@ -239,7 +229,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     claim: Claim,
     body: unknown,
   ): Promise<void> {
-    const status = this.responseStatus(context);
+    const status = this.exchange.status(context);
     const storable =
       this.options.storeStatus?.(status) ?? (status >= 200 && status < 300);
     if (!storable) return this.releaseClaim(claim);
@@ -247,7 +237,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       state: 'completed',
       fingerprint: claim.lock.fingerprint,
       status,
-      headers: this.headersToStore(context),
+      headers: this.exchange.headersToStore(context),
       body,
     };
     try {
@@ -272,45 +262,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       this.degraded('release', error, claim.request);
     }
-  }
-
-  /** The status Nest will send: `@HttpCode()` or the method's default (201 for POST). */
-  private responseStatus(context: ExecutionContext): number {
-    const explicit = this.reflector.get<number | undefined>(
-      HTTP_CODE_METADATA,
-      context.getHandler(),
-    );
-    return (
-      explicit ??
-      (context.switchToHttp().getRequest<HttpRequest>().method === 'POST'
-        ? 201
-        : 200)
-    );
-  }
-
-  private headersToStore(context: ExecutionContext): Record<string, string> {
-    const response = context
-      .switchToHttp()
-      .getResponse<{ getHeader(name: string): unknown }>();
-    const headers: Record<string, string> = {};
-    for (const name of this.storedHeaders) {
-      const value = response.getHeader(name);
-      if (typeof value === 'string' || typeof value === 'number')
-        headers[name] = String(value);
-    }
-    return headers;
-  }
-
-  private setHeader(
-    context: ExecutionContext,
-    name: string,
-    value: string,
-  ): void {
-    this.adapterHost.httpAdapter.setHeader(
-      context.switchToHttp().getResponse(),
-      name,
-      value,
-    );
   }
 
   private bounded<T>(operation: Promise<T>): Promise<T> {
