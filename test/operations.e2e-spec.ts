@@ -206,10 +206,9 @@ describe('GET /metrics (Prometheus)', () => {
     await redis.quit();
   });
 
-  const redisDel = (user: string, key: string) =>
-    redis.del(
-      `idem:${encodeURIComponent(user)}:${createHash('sha256').update(key).digest('hex')}`,
-    );
+  const idemKey = (user: string, key: string) =>
+    `idem:${encodeURIComponent(user)}:${createHash('sha256').update(key).digest('hex')}`;
+  const redisDel = (user: string, key: string) => redis.del(idemKey(user, key));
 
   async function scrape(): Promise<string> {
     const response = await send(t.url, 'GET', '/metrics');
@@ -252,6 +251,40 @@ describe('GET /metrics (Prometheus)', () => {
       expect(value(after, outcome(name)) - value(before, outcome(name))).toBe(
         moved,
       );
+  });
+
+  it('counts conflict_in_flight and redis_degraded too', async () => {
+    const proxy = await TcpProxy.start(process.env.REDIS_URL!);
+    const slow = await createTestApp({
+      env: {
+        ORDERS_TEST_FAULT: 'delay-before-insert:500',
+        REDIS_URL: proxy.urlFor(process.env.REDIS_URL!),
+      },
+    });
+    try {
+      const user = newUser();
+      const token = tokenFor(user);
+      const scrapeSlow = async () =>
+        (await send(slow.url, 'GET', '/metrics')).body as string;
+      const before = await scrapeSlow();
+      const first = createOrder(slow, token, 'c-1');
+      // Held 500 ms before its INSERT: wait until its claim is in Redis.
+      while (!(await redis.exists(idemKey(user, 'c-1'))))
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await createOrder(slow, token, 'c-1')).status).toBe(409);
+      expect((await first).status).toBe(201);
+      proxy.cut();
+      expect((await createOrder(slow, token, 'c-2')).status).toBe(201);
+      proxy.restore();
+      const after = await scrapeSlow();
+      for (const name of ['conflict_in_flight', 'redis_degraded'])
+        expect(
+          value(after, outcome(name)) - value(before, outcome(name)),
+        ).toBeGreaterThanOrEqual(1);
+    } finally {
+      await slow.close();
+      await proxy.close();
+    }
   });
 
   it('has the request duration histogram by route and status, and the pool and Redis gauges', async () => {
