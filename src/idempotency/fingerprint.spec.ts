@@ -1,4 +1,9 @@
-import { canonicalJson, requestFingerprint } from './fingerprint';
+import {
+  canonicalJson,
+  MAX_FINGERPRINT_DEPTH,
+  requestFingerprint,
+} from './fingerprint';
+import { IdempotentBodyTooDeepException } from './idempotency.exceptions';
 
 describe('canonicalJson', () => {
   it('ignores object key order at every depth', () => {
@@ -47,5 +52,16 @@ describe('requestFingerprint', () => {
     expect(requestFingerprint('POST', '/x', undefined)).toMatch(
       /^[0-9a-f]{64}$/,
     );
+  });
+
+  it('refuses a body nested deeper than it walks with a 400, not a stack overflow', () => {
+    const deep = JSON.parse(`${'['.repeat(100000)}${']'.repeat(100000)}`);
+    expect(() => requestFingerprint('POST', '/x', deep)).toThrow(
+      IdempotentBodyTooDeepException,
+    );
+    const ok = JSON.parse(
+      `${'['.repeat(MAX_FINGERPRINT_DEPTH)}${']'.repeat(MAX_FINGERPRINT_DEPTH)}`,
+    );
+    expect(() => requestFingerprint('POST', '/x', ok)).not.toThrow();
   });
 });

@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { IdempotentBodyTooDeepException } from './idempotency.exceptions';
+
+/** The deepest body the fingerprint walks; deeper ones are refused (400) before the stack runs out. */
+export const MAX_FINGERPRINT_DEPTH = 64;
 
 /**
  * Serialises a JSON value with object keys sorted (recursively) and array order kept, so two bodies
@@ -6,18 +10,23 @@ import { createHash } from 'node:crypto';
  *
  * @example canonicalJson({ b: 1, a: [2, 1] }) === '{"a":[2,1],"b":1}'
  */
-export function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown, depth = 0): string {
   if (value === null || typeof value !== 'object') {
     return JSON.stringify(value) ?? 'null';
   }
+  if (depth >= MAX_FINGERPRINT_DEPTH)
+    throw new IdempotentBodyTooDeepException(MAX_FINGERPRINT_DEPTH);
   if (Array.isArray(value)) {
-    return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
+    return `[${value.map((item) => canonicalJson(item === undefined ? null : item, depth + 1)).join(',')}]`;
   }
   const record = value as Record<string, unknown>;
   const members = Object.keys(record)
     .filter((key) => record[key] !== undefined)
     .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+    .map(
+      (key) =>
+        `${JSON.stringify(key)}:${canonicalJson(record[key], depth + 1)}`,
+    );
   return `{${members.join(',')}}`;
 }
 

@@ -57,3 +57,14 @@ export class IdempotencyRequestInProgressException extends IdempotencyException 
     );
   }
 }
+
+/** The body nests deeper than the fingerprint walks (MAX_FINGERPRINT_DEPTH): refused, never a stack overflow. */
+export class IdempotentBodyTooDeepException extends IdempotencyException {
+  constructor(maxDepth: number) {
+    super(
+      'VALIDATION_FAILED',
+      `The request body must not nest deeper than ${maxDepth} levels`,
+      HttpStatus.BAD_REQUEST,
+    );
+  }
+}

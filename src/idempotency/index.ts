@@ -9,7 +9,11 @@ export type { IdempotencyContext } from './idempotency-context';
 export { IDEMPOTENT_ROUTE, REPLAYED_HEADER } from './idempotency.constants';
 export * from './idempotency.exceptions';
 export * from './idempotency-options.interface';
-export { canonicalJson, requestFingerprint } from './fingerprint';
+export {
+  canonicalJson,
+  MAX_FINGERPRINT_DEPTH,
+  requestFingerprint,
+} from './fingerprint';
 export {
   parseIdempotencyKey,
   unquoteStructuredString,
