@@ -2,6 +2,7 @@ import {
   BadRequestException,
   HttpException,
   NotFoundException,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { errorCodes } from 'fastify';
 import { QueryFailedError } from 'typeorm';
@@ -79,5 +80,26 @@ describe('renderError', () => {
       Object.assign(new Error('syntax error'), { code: '42601' }),
     );
     expect(renderError(syntax).status).toBe(500);
+  });
+
+  it('names the failing checks of a readiness 503 and treats it as expected', () => {
+    const rendered = renderError(
+      new ServiceUnavailableException({
+        status: 'error',
+        info: {},
+        error: { shutdown: { status: 'down' }, database: { status: 'down' } },
+        details: {},
+      }),
+    );
+    expect(rendered).toMatchObject({
+      status: 503,
+      unexpected: false,
+      body: {
+        error: {
+          code: 'SERVICE_UNAVAILABLE',
+          message: 'Not ready: shutdown, database',
+        },
+      },
+    });
   });
 });

@@ -50,6 +50,13 @@ function envelope(
   return { error: { code, message, ...(details?.length ? { details } : {}) } };
 }
 
+/** @nestjs/terminus's failed check body ({status:'error', error:{database:{...}}}) -> "Not ready: database". */
+function healthMessage(body: Record<string, unknown>): string | undefined {
+  if (body.status !== 'error' || typeof body.error !== 'object' || !body.error)
+    return undefined;
+  return `Not ready: ${Object.keys(body.error).join(', ')}`;
+}
+
 function fromHttpException(exception: HttpException): RenderedError {
   const status = exception.getStatus();
   const response = exception.getResponse();
@@ -72,8 +79,9 @@ function fromHttpException(exception: HttpException): RenderedError {
     : undefined;
   return {
     status,
-    body: envelope(code, message, details),
-    unexpected: status >= 500,
+    body: envelope(code, healthMessage(body) ?? message, details),
+    // A deliberate 503 (readiness, draining) is an answer, not a bug: no stack trace.
+    unexpected: status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE,
   };
 }
 
