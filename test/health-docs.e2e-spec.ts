@@ -106,6 +106,7 @@ describe('Health and API docs', () => {
       '413',
       '415',
       '422',
+      '429',
       '503',
     ]);
     expect(create.responses['201'].headers).toHaveProperty(

@@ -50,6 +50,11 @@ const anyUuid = new ParseUUIDPipe({
   [ErrorCode.SERVICE_UNAVAILABLE],
   'The database did not answer; retry later (same key for creates).',
 )
+@ApiError(
+  429,
+  [ErrorCode.TOO_MANY_REQUESTS],
+  'Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After.',
+)
 @Controller('orders')
 export class OrdersController {
   constructor(
