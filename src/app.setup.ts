@@ -25,9 +25,12 @@ const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Fastify with the API's limits; a well-formed client X-Request-Id is kept, any other is replaced. */
-export function createFastifyAdapter(): FastifyAdapter {
+export function createFastifyAdapter(
+  trustProxy: boolean | string[] = false,
+): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy,
     requestIdHeader: false,
     genReqId: (request: IncomingMessage) => {
       const candidate = request.headers['x-request-id'];

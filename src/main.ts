@@ -10,12 +10,13 @@ import {
   InvalidEnvironmentError,
   validateEnvironment,
 } from './config';
+import { readTrustProxy } from './config/app.config';
 
 async function bootstrap(): Promise<void> {
   validateEnvironment();
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule,
-    createFastifyAdapter(),
+    createFastifyAdapter(readTrustProxy()),
     { abortOnError: false, bufferLogs: true },
   );
   app.useLogger(app.get(Logger));

@@ -156,15 +156,23 @@ describe('Rate limiting on Redis (THROTTLE_LIMIT per THROTTLE_TTL_MS)', () => {
     const isolated = await createTestApp({
       env: { ...limits, REDIS_URL: url.toString() },
     });
+    const behindProxy = await createTestApp({
+      env: { ...limits, REDIS_URL: url.toString(), TRUST_PROXY: '127.0.0.1' },
+    });
+    const guess = (app: TestApp, i: number) =>
+      send(app.url, 'GET', '/orders', {
+        token: `bad.token.${i}`,
+        headers: { 'x-forwarded-for': `203.0.113.${i}` },
+      });
     try {
       const guesses = [];
-      for (let i = 0; i < 4; i++)
-        guesses.push(
-          await send(isolated.url, 'GET', '/orders', {
-            token: `bad.token.${i}`,
-          }),
-        );
+      // X-Forwarded-For is not trusted by default: rotating it does not buy a fresh budget.
+      for (let i = 0; i < 4; i++) guesses.push(await guess(isolated, i));
       expect(guesses.map((r) => r.status)).toEqual([401, 401, 401, 429]);
+      // Behind a trusted proxy (TRUST_PROXY) each client address has its own budget.
+      const proxied = [];
+      for (let i = 10; i < 14; i++) proxied.push(await guess(behindProxy, i));
+      expect(proxied.map((r) => r.status)).toEqual([401, 401, 401, 401]);
       // A real user keeps their own budget.
       expect(
         (
@@ -175,6 +183,7 @@ describe('Rate limiting on Redis (THROTTLE_LIMIT per THROTTLE_TTL_MS)', () => {
       ).toBe(200);
     } finally {
       await isolated.close();
+      await behindProxy.close();
     }
   });
 

@@ -12,8 +12,26 @@ export const appConfig = registerAs('app', () => ({
     min: 100,
     max: 600000,
   }),
+  trustProxy: readTrustProxy(),
   testFault: readTestFault(),
 }));
+
+/**
+ * Which proxies may set X-Forwarded-For (the client IP the rate limiter keys anonymous callers by):
+ * `false` (default: the socket's address), `true` (any), or comma-separated IPs/CIDRs of the proxies.
+ */
+export function readTrustProxy(): boolean | string[] {
+  const value = optionalString('TRUST_PROXY', 'false');
+  if (value === 'false') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.every((entry) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)))
+    return entries;
+  throw new InvalidEnvironmentError(
+    'TRUST_PROXY',
+    `"${value}" is not true, false or a list of IPs/CIDRs`,
+  );
+}
 
 /** A fault the process-level tests inject on purpose (see src/orders/test-faults.ts). */
 export type TestFault =

@@ -102,3 +102,16 @@ describe('IDEMPOTENCY_KEY_RETENTION_SECONDS', () => {
     );
   });
 });
+
+describe('TRUST_PROXY', () => {
+  it('is off by default, and takes true or a list of proxy addresses', () => {
+    expect(withEnv({}, appConfig).trustProxy).toBe(false);
+    expect(withEnv({ TRUST_PROXY: 'true' }, appConfig).trustProxy).toBe(true);
+    expect(
+      withEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }, appConfig).trustProxy,
+    ).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(() => withEnv({ TRUST_PROXY: 'nginx' }, appConfig)).toThrow(
+      /TRUST_PROXY/,
+    );
+  });
+});

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import { readTrustProxy } from '../../src/config/app.config';
 import { DataSource } from 'typeorm';
 import { TEST_JWT_SECRET } from './test-env';
 
@@ -35,7 +36,7 @@ export async function createTestApp(
     const moduleRef = await (options.override?.(builder) ?? builder).compile();
     const app = await configureApp(
       moduleRef.createNestApplication<NestFastifyApplication>(
-        createFastifyAdapter(),
+        createFastifyAdapter(readTrustProxy()),
       ),
     );
     app.useLogger(['error']);
