@@ -78,7 +78,7 @@ describe('Health and API docs', () => {
   it('GET /docs-json documents every route, the bearer scheme, the key header and the error codes', async () => {
     const { body: doc } = await send(t.url, 'GET', '/docs-json');
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual([
+    expect(Object.keys(doc.paths as object).sort()).toEqual([
       '/health',
       '/health/live',
       '/health/ready',
@@ -98,7 +98,7 @@ describe('Health and API docs', () => {
       required: true,
       schema: { maxLength: 255 },
     });
-    expect(Object.keys(create.responses).sort()).toEqual([
+    expect(Object.keys(create.responses as object).sort()).toEqual([
       '201',
       '400',
       '401',

@@ -332,7 +332,7 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
       const token = tokenFor(user);
       const ids: string[] = [];
       for (let i = 0; i < 5; i++)
-        ids.push((await create(token, `key-list-${i}`)).body.id);
+        ids.push((await create(token, `key-list-${i}`)).body.id as string);
       await create(tokenFor(newUser()), 'key-list-other');
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -341,7 +341,8 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
         const page = await send(t.url, 'GET', `/orders${query}`, { token });
         expect(page.status).toBe(200);
         expect(page.body.data.length).toBeLessThanOrEqual(2);
-        seen.push(...page.body.data.map((o: { id: string }) => o.id));
+        const data = page.body.data as { id: string }[];
+        seen.push(...data.map((o) => o.id));
         cursor = page.body.nextCursor;
       } while (cursor);
       expect(seen).toEqual([...ids].reverse());

@@ -81,7 +81,7 @@ function fromHttpException(exception: HttpException): RenderedError {
     status,
     body: envelope(code, healthMessage(body) ?? message, details),
     // A deliberate 503 (readiness, draining) is an answer, not a bug: no stack trace.
-    unexpected: status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE,
+    unexpected: status >= 500 && status !== 503,
   };
 }
 
