@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { createClient } from '@keyv/redis';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';
@@ -15,6 +14,7 @@ import {
   validOrder,
   createOrder,
   countOrders as countOrdersOf,
+  idempotencyRedisKey,
 } from './support/test-app';
 
 /** Test seam: holds a create in flight until the test lets it go (no sleeps, no races). */
@@ -49,8 +49,7 @@ class HeldOrdersService extends OrdersService {
   }
 }
 
-const redisKey = (userId: string, key: string) =>
-  `idem:${encodeURIComponent(userId)}:${createHash('sha256').update(key).digest('hex')}`;
+const redisKey = idempotencyRedisKey;
 
 describe('Idempotency over HTTP with real Postgres and Redis', () => {
   const redis = createClient({ url: process.env.REDIS_URL });

@@ -1,11 +1,11 @@
 import { createClient } from '@keyv/redis';
-import { createHash } from 'node:crypto';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { RedisThrottlerStorage } from '../src/throttling/redis-throttler.storage';
 import { TcpProxy } from './support/tcp-proxy';
 import {
   createOrder,
   createTestApp,
+  idempotencyRedisKey,
   newUser,
   send,
   TestApp,
@@ -216,8 +216,7 @@ describe('GET /metrics (Prometheus)', () => {
     await redis.quit();
   });
 
-  const idemKey = (user: string, key: string) =>
-    `idem:${encodeURIComponent(user)}:${createHash('sha256').update(key).digest('hex')}`;
+  const idemKey = idempotencyRedisKey;
   const redisDel = (user: string, key: string) => redis.del(idemKey(user, key));
 
   async function scrape(): Promise<string> {

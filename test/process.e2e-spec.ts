@@ -1,10 +1,16 @@
 import { createClient } from '@keyv/redis';
-import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { AppProcess, startAppProcess } from './support/app-process';
-import { newUser, send, Sent, tokenFor, validOrder } from './support/test-app';
+import {
+  idempotencyRedisKey,
+  newUser,
+  send,
+  Sent,
+  tokenFor,
+  validOrder,
+} from './support/test-app';
 
 // Separate OS processes of the production build (dist/main.js): scale-out, SIGKILL and SIGTERM.
 
@@ -113,7 +119,7 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
     // The window is real: the row committed, and Redis still holds the dead owner's lock.
     const orders = await ordersOf(user);
     expect(orders).toHaveLength(1);
-    const redisKey = `idem:${encodeURIComponent(user)}:${createHash('sha256').update('crash-1').digest('hex')}`;
+    const redisKey = idempotencyRedisKey(user, 'crash-1');
     expect(JSON.parse((await redis.get(redisKey))!)).toMatchObject({
       state: 'in_flight',
     });
@@ -166,9 +172,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     const responses = await Promise.all(inFlight);
     expect(responses.map((r) => r.status)).toEqual([201, 201, 201]);
     expect(await ordersOf(user)).toHaveLength(3);
-    const replay = await redis.get(
-      `idem:${encodeURIComponent(user)}:${createHash('sha256').update('drain-1').digest('hex')}`,
-    );
+    const replay = await redis.get(idempotencyRedisKey(user, 'drain-1'));
     expect(JSON.parse(replay!)).toMatchObject({ state: 'completed' });
 
     // Exit 0 by itself: nothing (pool, Redis, timers) was left open to keep the process alive.

@@ -1,5 +1,4 @@
 import { createClient } from '@keyv/redis';
-import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import {
   KeyRetentionService,
@@ -9,6 +8,7 @@ import {
 import {
   createOrder,
   createTestApp,
+  idempotencyRedisKey,
   newUser,
   TestApp,
   tokenFor,
@@ -48,9 +48,7 @@ describe('Idempotency key retention in Postgres', () => {
         [created[i]],
       );
       // Redis forgot it long ago (IDEMPOTENCY_TTL_SECONDS < retention).
-      await redis.del(
-        `idem:${encodeURIComponent(user)}:${createHash('sha256').update(`k-${i}`).digest('hex')}`,
-      );
+      await redis.del(idempotencyRedisKey(user, `k-${i}`));
     }
     return { token, created };
   }

@@ -24,3 +24,4 @@ export { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
 export { RedisIdempotencyStorage } from './storage/redis.storage';
 export type { RedisCommander } from './storage/redis.storage';
 export { withTimeout, StorageTimeoutError } from './storage/storage-timeout';
+export { LuaScript } from './storage/lua-script';

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import { createHash } from 'node:crypto';
-import { withTimeout } from '../idempotency';
+import { LuaScript, withTimeout } from '../idempotency';
 import type { RedisCommander } from '../idempotency';
 
 type ThrottlerStorageRecord = Awaited<
@@ -9,10 +8,10 @@ type ThrottlerStorageRecord = Awaited<
 >;
 
 /** Add this instance's hits to the window's shared count (starting the window if new); answer total and time left. */
-const ADD_HITS = `local hits = redis.call('INCRBY', KEYS[1], ARGV[1])
+const ADD_HITS =
+  new LuaScript(`local hits = redis.call('INCRBY', KEYS[1], ARGV[1])
 if hits == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return {hits, redis.call('PTTL', KEYS[1])}`;
-const ADD_HITS_SHA1 = createHash('sha1').update(ADD_HITS).digest('hex');
+return {hits, redis.call('PTTL', KEYS[1])}`);
 
 interface Window {
   /** Hits of every instance, as Redis last reported them (including ours sent so far). */
@@ -91,7 +90,12 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     window.pending = 0;
     try {
       const [shared, pttl] = (await withTimeout(
-        this.addHits(`throttle:${key}`, sent, window.ttlMs),
+        ADD_HITS.run(
+          this.redis,
+          `throttle:${key}`,
+          String(sent),
+          String(window.ttlMs),
+        ),
         this.options.timeoutMs,
       )) as [number, number];
       window.shared = Number(shared);
@@ -101,21 +105,6 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       window.pending += sent; // counted again at the next sync
       this.redisAnswering = false;
       this.warnOpen(error);
-    }
-  }
-
-  private async addHits(
-    key: string,
-    hits: number,
-    ttl: number,
-  ): Promise<unknown> {
-    const args = ['1', key, String(hits), String(ttl)];
-    try {
-      return await this.redis.sendCommand(['EVALSHA', ADD_HITS_SHA1, ...args]);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith('NOSCRIPT'))
-        throw error;
-      return this.redis.sendCommand(['EVAL', ADD_HITS, ...args]);
     }
   }
 

@@ -1,7 +1,7 @@
 import { ModuleMetadata } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
@@ -136,4 +136,9 @@ export async function countOrders(t: TestApp, userId: string): Promise<number> {
       userId,
     ]);
   return rows[0].n;
+}
+
+/** Where the app keeps a key's lock or response in Redis: `idem:<user>:<sha256(key)>`. */
+export function idempotencyRedisKey(userId: string, key: string): string {
+  return `idem:${encodeURIComponent(userId)}:${createHash('sha256').update(key).digest('hex')}`;
 }

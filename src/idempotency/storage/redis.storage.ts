@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import {
   CompletedEntry,
   IdempotencyEntry,
   IdempotencyStorage,
   InFlightEntry,
 } from './idempotency-storage.interface';
+import { LuaScript } from './lua-script';
 
 /**
  * The one command a Redis client must offer: send raw arguments, get the reply. node-redis
@@ -14,16 +14,6 @@ export interface RedisCommander {
   sendCommand(args: string[]): Promise<unknown>;
 }
 
-interface LuaScript {
-  source: string;
-  sha1: string;
-}
-
-const lua = (source: string): LuaScript => ({
-  source,
-  sha1: createHash('sha1').update(source).digest('hex'),
-});
-
 /** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
 const WHILE_OWNER = `local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
@@ -32,19 +22,21 @@ if not ok or entry.state ~= 'in_flight' or entry.token ~= ARGV[1] then return 0 
 `;
 
 /** Replace the lock by the response only if the lock still carries our token (compare-and-set). */
-const COMPLETE_IF_OWNER = lua(
+const COMPLETE_IF_OWNER = new LuaScript(
   WHILE_OWNER +
     `redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`,
 );
 
 /** Extend the lock only if it still carries our token (a live owner keeps its claim). */
-const RENEW_IF_OWNER = lua(
+const RENEW_IF_OWNER = new LuaScript(
   WHILE_OWNER + `return redis.call('PEXPIRE', KEYS[1], ARGV[2])`,
 );
 
 /** Delete the lock only if it still carries our token (compare-and-delete). */
-const RELEASE_IF_OWNER = lua(WHILE_OWNER + `return redis.call('DEL', KEYS[1])`);
+const RELEASE_IF_OWNER = new LuaScript(
+  WHILE_OWNER + `return redis.call('DEL', KEYS[1])`,
+);
 
 /**
  * Redis storage. One Redis key per idempotency key holds either the lock or the response, so that
@@ -85,8 +77,8 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
     entry: CompletedEntry,
     ttlMs: number,
   ): Promise<boolean> {
-    const reply = await this.evalScript(
-      COMPLETE_IF_OWNER,
+    const reply = await COMPLETE_IF_OWNER.run(
+      this.redis,
       key,
       token,
       JSON.stringify(entry),
@@ -96,8 +88,8 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
   }
 
   async renew(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.evalScript(
-      RENEW_IF_OWNER,
+    const reply = await RENEW_IF_OWNER.run(
+      this.redis,
       key,
       token,
       String(ttlMs),
@@ -106,28 +98,7 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    const reply = await this.evalScript(RELEASE_IF_OWNER, key, token);
+    const reply = await RELEASE_IF_OWNER.run(this.redis, key, token);
     return Number(reply) === 1;
-  }
-
-  /** EVALSHA (the script body is sent once per server), falling back to EVAL after NOSCRIPT. */
-  private async evalScript(
-    script: LuaScript,
-    key: string,
-    ...args: string[]
-  ): Promise<unknown> {
-    try {
-      return await this.redis.sendCommand([
-        'EVALSHA',
-        script.sha1,
-        '1',
-        key,
-        ...args,
-      ]);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith('NOSCRIPT'))
-        throw error;
-      return this.redis.sendCommand(['EVAL', script.source, '1', key, ...args]);
-    }
   }
 }
