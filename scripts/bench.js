@@ -49,6 +49,7 @@ const redisBase = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redisUrl = `${redisBase.replace(/\/\d*$/, '')}/11`; // a Redis database of its own, flushed first
 const secret = `bench-${randomUUID()}`;
 const base = `http://127.0.0.1:${flags.port}`;
+const adminPort = String(Number(flags.port) + 1);
 const user = `bench-${randomUUID()}`;
 const token = jwt.sign({ sub: user }, secret, {
   algorithm: 'HS256',
@@ -249,6 +250,7 @@ function startApp(databaseUrl) {
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
         PORT: flags.port,
+        ADMIN_PORT: adminPort,
         DATABASE_URL: databaseUrl,
         DB_MIGRATIONS_RUN: 'true',
         REDIS_URL: redisUrl,
@@ -276,9 +278,11 @@ function startApp(databaseUrl) {
   });
 }
 
-/** The app's memory right after a scenario, from its own /metrics (MiB). */
+/** The app's memory right after a scenario, from its own /metrics on the admin port (MiB). */
 async function appMemory() {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await (
+    await fetch(`http://127.0.0.1:${adminPort}/metrics`)
+  ).text();
   const read = (name) =>
     Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) /
     2 ** 20;

@@ -1,7 +1,7 @@
 import { DrainingIndicator } from './health/draining.indicator';
 import { INestApplication } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { operationsConfig } from './config';
+import { appConfig, operationsConfig } from './config';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
   FastifyAdapter,
@@ -11,8 +11,14 @@ import { errorCodes } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AllExceptionsFilter, ValidationFailedError } from './common/errors';
-import { bodyDepthExceeds, MAX_BODY_DEPTH } from './common/body-depth';
+import {
+  AllExceptionsFilter,
+  replyToClientError,
+  replyToFrameworkError,
+  ValidationFailedError,
+} from './common/errors';
+import { HttpServerLimits, readHttpServerLimits } from './config/app.config';
+import { findBodyProblem } from './common/body-shape';
 import { MetricsService } from './observability/metrics.service';
 import { logRequest } from './observability/request-log';
 import { tagRequest } from './observability/request-tags';
@@ -24,14 +30,29 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Fastify with the API's limits; a well-formed client X-Request-Id is kept, any other is replaced. */
+/**
+ * Fastify with the API's limits; a well-formed client X-Request-Id is kept, any other is replaced.
+ * Node checks the request and header timeouts every `connectionsCheckingInterval`, so that check runs
+ * every second: a stalled upload is closed within about a second of its bound.
+ */
 export function createFastifyAdapter(
   trustProxy: boolean | string[] = false,
+  limits: HttpServerLimits = readHttpServerLimits(),
 ): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy,
     requestIdHeader: false,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Inactivity in either direction, longer than any handler can take (its database waits are bounded).
+    connectionTimeout: limits.requestTimeoutMs * 3,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
+    frameworkErrors: replyToFrameworkError,
+    clientErrorHandler: replyToClientError,
     genReqId: (request: IncomingMessage) => {
       const candidate = request.headers['x-request-id'];
       const id =
@@ -106,6 +127,10 @@ export async function configureApp(
   const operations = app.get<ConfigType<typeof operationsConfig>>(
     operationsConfig.KEY,
   );
+  // Past the cap, new connections are closed at once: sockets (and partial bodies) stay bounded.
+  app.getHttpServer().maxConnections = app.get<ConfigType<typeof appConfig>>(
+    appConfig.KEY,
+  ).http.maxConnections;
   // helmet's security headers on every response, errors included; its defaults also suit Swagger UI.
   const security = securityHeaders();
   if (operations.corsOrigins.length > 0)
@@ -152,19 +177,11 @@ export async function configureApp(
     if (shutdown.isDraining) reply.header('connection', 'close');
     done(null, payload);
   });
-  // Parsed JSON can nest far deeper than any order (a 64 KiB body holds 32,000 levels); refuse it
-  // before the fingerprint and the validators walk it recursively.
+  // Refuse bodies no order can be (too deep, arrays too long, unstorable characters) in one
+  // iterative walk, before the fingerprint and the validators walk them recursively.
   fastify.addHook('preHandler', (request, reply, done) => {
-    done(
-      bodyDepthExceeds(request.body)
-        ? new ValidationFailedError([
-            {
-              field: 'body',
-              message: `must not nest deeper than ${MAX_BODY_DEPTH} levels`,
-            },
-          ])
-        : undefined,
-    );
+    const problem = findBodyProblem(request.body);
+    done(problem ? new ValidationFailedError([problem]) : undefined);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(

@@ -4,19 +4,20 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { AdminServer } from './observability/admin-server';
 import { configureApp, createFastifyAdapter } from './app.setup';
 import {
   appConfig,
   InvalidEnvironmentError,
   validateEnvironment,
 } from './config';
-import { readTrustProxy } from './config/app.config';
+import { readHttpServerLimits, readTrustProxy } from './config/app.config';
 
 async function bootstrap(): Promise<void> {
   validateEnvironment();
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule,
-    createFastifyAdapter(readTrustProxy()),
+    createFastifyAdapter(readTrustProxy(), readHttpServerLimits()),
     { abortOnError: false, bufferLogs: true },
   );
   app.useLogger(app.get(Logger));
@@ -24,6 +25,7 @@ async function bootstrap(): Promise<void> {
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   closeOnSignals(app, config);
   await app.listen(config.port, config.host);
+  await app.get(AdminServer).listen();
 }
 
 /**

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { createSecretKey } from 'node:crypto';
 import { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
-import { JwtModule } from '@nestjs/jwt';
+import { JwtModule, JwtService } from '@nestjs/jwt';
 import { authConfig } from '../config';
 import { BearerTokenVerifier } from './bearer-token.verifier';
 import { JwtAuthGuard } from './jwt-auth.guard';
@@ -15,13 +15,22 @@ import { JwtAuthGuard } from './jwt-auth.guard';
         // A KeyObject made once: given a string, jsonwebtoken tries createPublicKey and then
         // createSecretKey on every verify, which was the top frame of the replay path's profile.
         secret: createSecretKey(Buffer.from(auth.jwtSecret)),
-        verifyOptions: { algorithms: ['HS256'] },
+        verifyOptions: {
+          algorithms: ['HS256'],
+          issuer: auth.issuer,
+          audience: auth.audience,
+        },
         signOptions: { algorithm: 'HS256' },
       }),
     }),
   ],
   providers: [
-    BearerTokenVerifier,
+    {
+      provide: BearerTokenVerifier,
+      inject: [JwtService, authConfig.KEY],
+      useFactory: (jwt: JwtService, auth: ConfigType<typeof authConfig>) =>
+        new BearerTokenVerifier(jwt, { requireExp: auth.requireExp }),
+    },
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],
   exports: [BearerTokenVerifier],

@@ -34,7 +34,10 @@ describe('BearerTokenVerifier', () => {
       expiresIn: 600,
     });
     expect(tokens.subjectOf(request(token))).toBe('bob');
-    const future = sign({ sub: 'bob' }, SECRET, { notBefore: 30 });
+    const future = sign({ sub: 'bob' }, SECRET, {
+      notBefore: 30,
+      expiresIn: 600,
+    });
     expect(tokens.subjectOf(request(future))).toBeUndefined();
     jest.setSystemTime(new Date('2026-11-29T12:00:31Z'));
     expect(tokens.subjectOf(request(future))).toBe('bob');
@@ -46,5 +49,54 @@ describe('BearerTokenVerifier', () => {
     expect(tokens.subjectOf(request(forged))).toBeUndefined();
     expect(tokens.subjectOf(request(forged))).toBeUndefined();
     expect(tokens.subjectOf({ headers: {} })).toBeUndefined();
+  });
+
+  it.each([
+    ['a lone high surrogate', '\ud800'],
+    ['a lone low surrogate', 'a\udfff'],
+    ['NUL', 'alice\u0000'],
+    ['a newline', 'alice\nbob'],
+    ['a C1 control', 'alice\u0085'],
+    ['an empty string', ''],
+    ['129 characters', 'x'.repeat(129)],
+  ])('refuses a sub with %s', (_, sub) => {
+    const token = sign({ sub }, SECRET, { expiresIn: 60 });
+    expect(verifier().subjectOf(request(token))).toBeUndefined();
+  });
+
+  it('accepts any well-formed Unicode sub', () => {
+    const token = sign({ sub: 'Zoë 😀 山田' }, SECRET, { expiresIn: 60 });
+    expect(verifier().subjectOf(request(token))).toBe('Zoë 😀 山田');
+  });
+
+  it('refuses a token without exp unless told otherwise', () => {
+    const forever = sign({ sub: 'carol' }, SECRET);
+    expect(verifier().subjectOf(request(forever))).toBeUndefined();
+    const lenient = new BearerTokenVerifier(
+      new JwtService({ secret: createSecretKey(Buffer.from(SECRET)) }),
+      { requireExp: false },
+    );
+    expect(lenient.subjectOf(request(forever))).toBe('carol');
+  });
+
+  it('checks iss and aud when they are configured', () => {
+    const strict = new BearerTokenVerifier(
+      new JwtService({
+        secret: createSecretKey(Buffer.from(SECRET)),
+        verifyOptions: { issuer: 'auth.example', audience: 'orders' },
+      }),
+    );
+    const signed = (claims: object) =>
+      request(sign({ sub: 'dan', ...claims }, SECRET, { expiresIn: 60 }));
+    expect(
+      strict.subjectOf(signed({ iss: 'auth.example', aud: 'orders' })),
+    ).toBe('dan');
+    expect(
+      strict.subjectOf(signed({ iss: 'evil', aud: 'orders' })),
+    ).toBeUndefined();
+    expect(
+      strict.subjectOf(signed({ iss: 'auth.example', aud: 'other' })),
+    ).toBeUndefined();
+    expect(strict.subjectOf(signed({}))).toBeUndefined();
   });
 });

@@ -13,6 +13,11 @@ export const appConfig = registerAs('app', () => ({
     max: 600000,
   }),
   trustProxy: readTrustProxy(),
+  http: readHttpServerLimits(),
+  /** Readiness answers from its last probe for this long: a flood of checks costs one ping a second. */
+  healthCacheMs: optionalInt('HEALTH_CACHE_MS', 1000, { min: 0, max: 60000 }),
+  adminPort: optionalInt('ADMIN_PORT', 9464, { min: 0, max: 65535 }),
+  adminHost: optionalString('ADMIN_HOST', '127.0.0.1'),
   testFault: readTestFault(),
 }));
 
@@ -32,6 +37,34 @@ export function readTrustProxy(): boolean | string[] {
     `"${value}" is not true, false or a list of IPs/CIDRs`,
   );
 }
+
+/**
+ * How long a client may take and how many may connect: a slow sender (a slowloris, or a mobile
+ * network that stops mid-upload) is cut off instead of holding a socket and a partial body forever.
+ */
+export function readHttpServerLimits() {
+  const requestTimeoutMs = optionalInt('HTTP_REQUEST_TIMEOUT_MS', 10000, {
+    min: 100,
+    max: 600000,
+  });
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs: Math.min(
+      requestTimeoutMs,
+      optionalInt('HTTP_HEADERS_TIMEOUT_MS', 5000, { min: 100, max: 600000 }),
+    ),
+    keepAliveTimeoutMs: optionalInt('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72000, {
+      min: 100,
+      max: 600000,
+    }),
+    maxConnections: optionalInt('HTTP_MAX_CONNECTIONS', 1024, {
+      min: 1,
+      max: 1_000_000,
+    }),
+  };
+}
+
+export type HttpServerLimits = ReturnType<typeof readHttpServerLimits>;
 
 /** A fault the process-level tests inject on purpose (see src/orders/test-faults.ts). */
 export type TestFault =

@@ -1,5 +1,6 @@
 import { idempotencyConfig } from './idempotency.config';
-import { appConfig } from './app.config';
+import { appConfig, readHttpServerLimits } from './app.config';
+import { authConfig } from './auth.config';
 import { commandKey } from '../redis/redis.module';
 
 function withEnv<T>(env: Record<string, string>, read: () => T): T {
@@ -113,5 +114,69 @@ describe('TRUST_PROXY', () => {
     expect(() => withEnv({ TRUST_PROXY: 'nginx' }, appConfig)).toThrow(
       /TRUST_PROXY/,
     );
+  });
+});
+
+describe('JWT_SECRET and token rules', () => {
+  const secret = (value: string) => () =>
+    withEnv({ JWT_SECRET: value }, authConfig);
+
+  it.each([
+    ['16 characters', 'abcdefghijklmnop', /at least 32 bytes/],
+    ['one letter repeated', 'a'.repeat(40), /too few characters/],
+    [
+      "the old compose file's placeholder",
+      'change-me-to-a-long-random-secret',
+      /placeholder/,
+    ],
+    [
+      'a secret-secret-secret filler',
+      'secretsecretsecretsecret-1234567890',
+      /placeholder/,
+    ],
+  ])('refuses %s, naming the variable', (_, value, problem) => {
+    expect(secret(value)).toThrow(/Invalid environment variable JWT_SECRET/);
+    expect(secret(value)).toThrow(problem);
+  });
+
+  it('accepts a random 32-byte hex secret, requires exp by default, and reads iss/aud', () => {
+    const value =
+      'f3a9c2e5b8d1f4a6c0e9b2d7a5f3c8e17b2d9e4f6a1c3b5d7e9f0a2c4b6d8e0f';
+    expect(secret(value)()).toEqual({
+      jwtSecret: value,
+      requireExp: true,
+      issuer: undefined,
+      audience: undefined,
+    });
+    expect(
+      withEnv(
+        {
+          JWT_SECRET: value,
+          JWT_REQUIRE_EXP: 'false',
+          JWT_ISSUER: 'auth.example',
+          JWT_AUDIENCE: 'orders',
+        },
+        authConfig,
+      ),
+    ).toMatchObject({
+      requireExp: false,
+      issuer: 'auth.example',
+      audience: 'orders',
+    });
+  });
+});
+
+describe('HTTP server limits', () => {
+  it('has defaults, and never a header timeout longer than the request timeout', () => {
+    expect(withEnv({}, readHttpServerLimits)).toEqual({
+      requestTimeoutMs: 10000,
+      headersTimeoutMs: 5000,
+      keepAliveTimeoutMs: 72000,
+      maxConnections: 1024,
+    });
+    expect(
+      withEnv({ HTTP_REQUEST_TIMEOUT_MS: '2000' }, readHttpServerLimits)
+        .headersTimeoutMs,
+    ).toBe(2000);
   });
 });

@@ -28,6 +28,12 @@ export function readDatabaseConfig(
       { min: 100, max: 60000 },
       source,
     ),
+    lockTimeoutMs: optionalInt(
+      'DB_LOCK_TIMEOUT_MS',
+      1000,
+      { min: 0, max: 600000 },
+      source,
+    ),
     statementTimeoutMs: optionalInt(
       'DB_STATEMENT_TIMEOUT_MS',
       5000,

@@ -1,12 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import {
-  HealthCheck,
-  HealthCheckService,
-  TypeOrmHealthIndicator,
-} from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '../auth/public.decorator';
+import { DatabaseIndicator } from './database.indicator';
 import { DrainingIndicator } from './draining.indicator';
 import { RedisHealthIndicator } from './redis.health';
 
@@ -17,7 +14,7 @@ import { RedisHealthIndicator } from './redis.health';
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly db: TypeOrmHealthIndicator,
+    private readonly db: DatabaseIndicator,
     private readonly redis: RedisHealthIndicator,
     private readonly draining: DrainingIndicator,
   ) {}
@@ -31,7 +28,7 @@ export class HealthController {
   check() {
     return this.health.check([
       () => this.draining.check('shutdown'),
-      () => this.db.pingCheck('database', { timeout: 1500 }),
+      () => this.db.check('database'),
     ]);
   }
 
@@ -50,7 +47,7 @@ export class HealthController {
   ready() {
     return this.health.check([
       () => this.draining.check('shutdown'),
-      () => this.db.pingCheck('database', { timeout: 1500 }),
+      () => this.db.check('database'),
       () => this.redis.check('redis'),
     ]);
   }

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
+import { DatabaseIndicator } from './database.indicator';
 import { DrainingIndicator } from './draining.indicator';
 import { RedisHealthIndicator } from './redis.health';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator, DrainingIndicator],
+  providers: [RedisHealthIndicator, DrainingIndicator, DatabaseIndicator],
 })
 export class HealthModule {}

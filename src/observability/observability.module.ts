@@ -4,7 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import { operationsConfig } from '../config';
-import { MetricsController } from './metrics.controller';
+import { AdminServer } from './admin-server';
 import { MetricsService } from './metrics.service';
 
 /**
@@ -32,8 +32,7 @@ function loggerOptions(operations: ConfigType<typeof operationsConfig>) {
       useFactory: loggerOptions,
     }),
   ],
-  controllers: [MetricsController],
-  providers: [MetricsService],
-  exports: [MetricsService],
+  providers: [MetricsService, AdminServer],
+  exports: [MetricsService, AdminServer],
 })
 export class ObservabilityModule {}

@@ -1,7 +1,7 @@
 import type { PinoLogger } from 'nestjs-pino';
 import { requestTags } from './request-tags';
 
-const UNLOGGED_ROUTES = new Set(['/health/live', '/metrics']);
+const UNLOGGED_ROUTES = new Set(['/health/live']);
 
 interface FinishedRequest {
   id: string;

@@ -25,6 +25,18 @@ describe('order cursor', () => {
         '["yesterday","5b0c3c36-8d0a-4d1b-9d7e-0d5b8f9b1a11"]',
       ).toString('base64url'),
     ],
+    [
+      'a date from the far past (Postgres: timestamp out of range)',
+      Buffer.from(
+        '["-271821-04-20T00:00:00.000Z","5b0c3c36-8d0a-4d1b-9d7e-0d5b8f9b1a11"]',
+      ).toString('base64url'),
+    ],
+    [
+      'a date from the far future',
+      Buffer.from(
+        '["+275760-09-13T00:00:00.000Z","5b0c3c36-8d0a-4d1b-9d7e-0d5b8f9b1a11"]',
+      ).toString('base64url'),
+    ],
   ])('refuses %s', (_, cursor) => {
     expect(() => decodeCursor(cursor)).toThrow(InvalidCursorError);
   });

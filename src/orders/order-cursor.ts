@@ -7,6 +7,9 @@ export interface OrderCursor {
   id: string;
 }
 
+/** Every order was created inside this range; a cursor outside it was not issued by this API. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class InvalidCursorError extends AppException {
@@ -38,7 +41,13 @@ export function decodeCursor(text: string): OrderCursor {
   if (typeof createdAt !== 'string' || typeof id !== 'string' || !UUID.test(id))
     throw new InvalidCursorError();
   const date = new Date(createdAt);
-  if (Number.isNaN(date.getTime()) || date.toISOString() !== createdAt)
+  const time = date.getTime();
+  if (
+    Number.isNaN(time) ||
+    time < EARLIEST ||
+    time > LATEST ||
+    date.toISOString() !== createdAt
+  )
     throw new InvalidCursorError();
   return { createdAt: date, id };
 }

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool, QueryResultRow } from 'pg';
@@ -23,6 +24,11 @@ import {
   toView,
 } from './orders.sql';
 import { TestFaults } from './test-faults';
+import { databaseConfig } from '../config';
+import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
+
+/** Writes queued for a slot at once; past it a create answers 503 at once (retry-safe). */
+const MAX_WAITING_WRITES = 1000;
 
 export interface CreateOrderResult {
   order: OrderView;
@@ -33,12 +39,20 @@ export interface CreateOrderResult {
 @Injectable()
 export class OrdersService {
   private readonly pool: Pool;
+  /** Writes never hold the whole pool: a table that blocks writes leaves reads their connections. */
+  private readonly writes: WriteBulkhead;
 
   constructor(
     @InjectDataSource() db: DataSource,
     private readonly faults: TestFaults,
+    @Inject(databaseConfig.KEY) database: ConfigType<typeof databaseConfig>,
   ) {
     this.pool = (db.driver as unknown as { master: Pool }).master;
+    this.writes = new WriteBulkhead(
+      writeSlotsFor(database.poolSize),
+      database.connectTimeoutMs,
+      MAX_WAITING_WRITES,
+    );
   }
 
   /**
@@ -60,7 +74,7 @@ export class OrdersService {
     const total = totalCents(dto).toString();
     await this.faults.beforeInsert();
     try {
-      const [inserted] = await this.query<Pick<OrderRow, 'id' | 'created_at'>>(
+      const [inserted] = await this.write<Pick<OrderRow, 'id' | 'created_at'>>(
         INSERT_ORDER,
         [
           userId,
@@ -123,7 +137,7 @@ export class OrdersService {
 
   /** Cancelling twice is the same as once: the second call finds the order already cancelled. */
   async cancel(userId: string, id: string): Promise<OrderView> {
-    const rows = await this.query<OrderRow>(CANCEL_ORDER, [id, userId]);
+    const rows = await this.write<OrderRow>(CANCEL_ORDER, [id, userId]);
     if (!rows[0]) throw new OrderNotFoundError();
     return toView(rows[0]);
   }
@@ -142,7 +156,16 @@ export class OrdersService {
       );
     if (existing.request_fingerprint !== idempotency.fingerprint)
       throw new IdempotencyKeyReusedException();
-    return { order: toView(existing), replayed: true };
+    // A replay is the original response, on this path as on Redis's: the order as it was created
+    // (status "created"), even if it was cancelled since. GET /orders/:id tells its current state.
+    return {
+      order: toView({ ...existing, status: 'created' }),
+      replayed: true,
+    };
+  }
+
+  private write<T>(sql: string, values: unknown[]): Promise<T[]> {
+    return this.writes.run(() => this.query<T>(sql, values));
   }
 
   /**

@@ -13,6 +13,9 @@ const ADD_HITS =
 if hits == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return {hits, redis.call('PTTL', KEYS[1])}`);
 
+/** Keys counted at once; each window is about 100 bytes, so the map stays under ~10 MiB. */
+export const MAX_WINDOWS = 100_000;
+
 interface Window {
   /** Hits of every instance, as Redis last reported them (including ours sent so far). */
   shared: number;
@@ -27,8 +30,9 @@ interface Window {
  * a Redis round trip per request: each instance counts locally and adds its hits to Redis every
  * `syncMs` (one pipelined script call per active key), learning the others' hits in the same reply.
  * A key can therefore overshoot its limit by what other instances admitted within one sync interval.
- * It fails open: while Redis does not answer, nothing is blocked (orders keep flowing) and a warning
- * is logged at most every 10 s.
+ * When Redis cannot coordinate (down, slow, or refusing writes because it is full), each instance
+ * keeps enforcing the limit on its own count (so a user gets at most limit x instances, never
+ * unlimited), and a warning is logged at most every 10 s.
  *
  * @example new RedisThrottlerStorage(redis, { timeoutMs: 250, syncMs: 50 })
  */
@@ -56,12 +60,18 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     let window = this.windows.get(key);
     if (!window || window.expiresAt <= now) {
       window = { shared: 0, pending: 0, ttlMs: ttl, expiresAt: now + ttl };
+      this.windows.delete(key);
+      // Bounded: past MAX_WINDOWS keys (e.g. a flood from many addresses) the oldest window goes.
+      if (this.windows.size >= MAX_WINDOWS)
+        this.windows.delete(this.windows.keys().next().value!);
       this.windows.set(key, window);
     }
     window.pending++;
     const totalHits = window.shared + window.pending;
     const seconds = Math.max(1, Math.ceil((window.expiresAt - now) / 1000));
-    const isBlocked = this.redisAnswering && totalHits > limit;
+    // Enforced on what this instance knows even while Redis cannot coordinate (down, full, slow):
+    // then each instance holds a user to its own count, never to nothing.
+    const isBlocked = totalHits > limit;
     return Promise.resolve({
       totalHits,
       timeToExpire: seconds,
@@ -112,7 +122,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     if (Date.now() - this.lastWarning < 10000) return;
     this.lastWarning = Date.now();
     this.logger.warn(
-      `rate limiter failing open (Redis unavailable): ${String(error)}`,
+      `rate limiter counting per instance (Redis cannot coordinate): ${String(error)}`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +12,8 @@ export interface Exit {
 /** The production build (`dist/main.js`, built by `npm test`) running as its own OS process. */
 export interface AppProcess {
   url: string;
+  /** Its admin port (GET /metrics). */
+  adminUrl: string;
   child: ChildProcess;
   exited: Promise<Exit>;
   /** Everything the process printed so far (for assertion messages). */
@@ -21,7 +24,17 @@ export interface AppProcess {
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
 
-async function freePort(): Promise<number> {
+/** The V8 flags of `npm run start:prod` (and the Dockerfile), read from package.json: one source. */
+export function productionNodeFlags(): string[] {
+  const pkg = JSON.parse(
+    readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'),
+  ) as { scripts: Record<string, string> };
+  return pkg.scripts['start:prod']
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--'));
+}
+
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -32,14 +45,17 @@ async function freePort(): Promise<number> {
 /** Starts one instance on the run's database and Redis and resolves once it answers /health/live. */
 export async function startAppProcess(
   env: Record<string, string> = {},
+  options: { nodeFlags?: string[] } = {},
 ): Promise<AppProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const adminPort = await freePort();
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), MAIN], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: String(port),
+      ADMIN_PORT: String(adminPort),
       DATABASE_URL: process.env.DATABASE_URL,
       DB_MIGRATIONS_RUN: 'false',
       REDIS_URL: process.env.REDIS_URL,
@@ -58,6 +74,7 @@ export async function startAppProcess(
   const url = `http://127.0.0.1:${port}`;
   const app: AppProcess = {
     url,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     child,
     exited,
     output: () => output,

@@ -12,6 +12,8 @@ export class TcpProxy {
   private open = true;
   private stalled = false;
   private held: { to: Socket; chunk: Buffer }[] = [];
+  /** Chunks sent from clients towards the target so far: what the app asked of the server. */
+  requestsForwarded = 0;
 
   private constructor(
     private readonly targetHost: string,
@@ -79,6 +81,7 @@ export class TcpProxy {
         upstream.destroy();
       });
     }
+    client.on('data', () => this.requestsForwarded++);
     this.forward(client, upstream);
     this.forward(upstream, client);
   }

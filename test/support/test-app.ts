@@ -6,12 +6,15 @@ import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
 import { readTrustProxy } from '../../src/config/app.config';
+import { AdminServer } from '../../src/observability/admin-server';
 import { DataSource } from 'typeorm';
 import { TEST_JWT_SECRET } from './test-env';
 
 export interface TestApp {
   app: NestFastifyApplication;
   url: string;
+  /** The admin port (GET /metrics), on a free port of its own. */
+  adminUrl: string;
   close(): Promise<void>;
 }
 
@@ -42,9 +45,11 @@ export async function createTestApp(
     app.useLogger(['error']);
     await app.listen(0, '127.0.0.1');
     const url = await app.getUrl();
+    const adminUrl = await app.get(AdminServer).listen(0, '127.0.0.1');
     return {
       app,
       url: url.replace('[::1]', '127.0.0.1'),
+      adminUrl,
       close: () => app.close(),
     };
   } finally {

@@ -1,5 +1,5 @@
 /** Settings shared by the global setup and every e2e worker. */
-export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret';
+export const TEST_JWT_SECRET = 'test-7f3a9c2e5b8d1f4a6c0e9b2d7a5f3c8e';
 export const ADMIN_DATABASE_URL =
   process.env.TEST_ADMIN_DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres';

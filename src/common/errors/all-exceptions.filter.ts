@@ -21,7 +21,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const rendered = renderError(exception);
     if (rendered.unexpected) {
       this.logger.error(
-        `request ${request.id ?? '-'} ${request.method ?? ''} ${request.url ?? ''} failed: ${String(exception)}`,
+        `request ${request.id ?? '-'} ${request.method ?? ''} ${(request.url ?? '').split('?', 1)[0]} failed: ${String(exception)}`,
         exception instanceof Error ? exception.stack : undefined,
       );
     } else if (rendered.status === 503) {

@@ -1,8 +1,10 @@
 /**
  * Tells a database that does not answer (503: the client may retry) from a bug (500). Postgres
  * SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, incl. statement
- * timeout 57014) and the pg driver's own connect/timeout failures count as unavailability.
+ * timeout 57014), lock_timeout (55P03: the table is locked, e.g. by a non-concurrent CREATE INDEX)
+ * and the pg driver's own connect/timeout failures count as unavailability.
  */
+const LOCK_NOT_AVAILABLE = '55P03';
 const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57'];
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
@@ -48,7 +50,8 @@ export function isUniqueViolationOf(
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = sqlState(error);
-  if (code && UNAVAILABLE_NODE_CODES.has(code)) return true;
+  if (code && (UNAVAILABLE_NODE_CODES.has(code) || code === LOCK_NOT_AVAILABLE))
+    return true;
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     return UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) =>
       code.startsWith(prefix),

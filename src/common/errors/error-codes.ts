@@ -8,6 +8,9 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  URI_TOO_LONG: 'URI_TOO_LONG',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
   ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
   INVALID_CURSOR: 'INVALID_CURSOR',
   MISSING_IDEMPOTENCY_KEY: 'MISSING_IDEMPOTENCY_KEY',
@@ -36,16 +39,22 @@ export function defaultCodeForStatus(status: number): ErrorCode {
       return ErrorCode.NOT_FOUND;
     case 405:
       return ErrorCode.METHOD_NOT_ALLOWED;
+    case 408:
+      return ErrorCode.REQUEST_TIMEOUT;
     case 409:
       return ErrorCode.CONFLICT;
     case 413:
       return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 414:
+      return ErrorCode.URI_TOO_LONG;
     case 415:
       return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
     case 422:
       return ErrorCode.VALIDATION_FAILED;
     case 429:
       return ErrorCode.TOO_MANY_REQUESTS;
+    case 431:
+      return ErrorCode.HEADERS_TOO_LARGE;
     case 503:
       return ErrorCode.SERVICE_UNAVAILABLE;
     default:

@@ -33,7 +33,10 @@ describe('renderError', () => {
   it('gives plain Nest exceptions a code from their status', () => {
     expect(
       renderError(new NotFoundException('Cannot GET /x')).body.error,
-    ).toEqual({ code: 'NOT_FOUND', message: 'Cannot GET /x' });
+    ).toEqual({
+      code: 'NOT_FOUND',
+      message: 'No route matches this method and path',
+    });
     expect(renderError(new BadRequestException()).body.error.code).toBe(
       'BAD_REQUEST',
     );

@@ -42,12 +42,38 @@ const FASTIFY_ERRORS: Record<
   },
 };
 
+/** Every error body is bounded: at most this many details, each text cut to a few hundred characters. */
+export const MAX_ERROR_DETAILS = 20;
+const MAX_MESSAGE_LENGTH = 300;
+const MAX_DETAIL_TEXT_LENGTH = 200;
+
+function cut(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
+}
+
+/** The envelope, bounded in size whatever produced it: a client cannot grow an error body at will. */
 function envelope(
   code: string,
   message: string,
   details?: ErrorDetail[],
 ): ErrorEnvelope {
-  return { error: { code, message, ...(details?.length ? { details } : {}) } };
+  if (!details?.length)
+    return { error: { code, message: cut(message, MAX_MESSAGE_LENGTH) } };
+  const omitted = details.length - MAX_ERROR_DETAILS;
+  const summary =
+    omitted > 0
+      ? `${message} (${details.length} problems, the first ${MAX_ERROR_DETAILS} listed)`
+      : message;
+  return {
+    error: {
+      code,
+      message: cut(summary, MAX_MESSAGE_LENGTH),
+      details: details.slice(0, MAX_ERROR_DETAILS).map((detail) => ({
+        field: cut(String(detail.field), MAX_DETAIL_TEXT_LENGTH),
+        message: cut(String(detail.message), MAX_DETAIL_TEXT_LENGTH),
+      })),
+    },
+  };
 }
 
 /** @nestjs/terminus's failed check body ({status:'error', error:{database:{...}}}) -> "Not ready: database". */
@@ -74,6 +100,16 @@ function fromHttpException(exception: HttpException): RenderedError {
     : typeof rawMessage === 'string'
       ? rawMessage
       : exception.message;
+  // Nest's "Cannot GET /the/path" for an unmatched route would echo the client's URL back.
+  if (status === 404 && typeof body.code !== 'string')
+    return {
+      status,
+      body: envelope(
+        ErrorCode.NOT_FOUND,
+        'No route matches this method and path',
+      ),
+      unexpected: false,
+    };
   const details = Array.isArray(body.details)
     ? (body.details as ErrorDetail[])
     : undefined;

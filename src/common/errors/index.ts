@@ -4,3 +4,4 @@ export * from './database-errors';
 export { renderError } from './error-envelope';
 export { AllExceptionsFilter } from './all-exceptions.filter';
 export { ApiError } from './api-error.decorator';
+export * from './transport-errors';
