@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { AuthenticatedRequest } from './auth/authenticated-user';
 import { allConfigs, databaseConfig, idempotencyConfig } from './config';
 import { buildTypeOrmOptions } from './database/typeorm-options';
+import { runMigrationsExclusively } from './database/run-migrations';
 import { HealthModule } from './health/health.module';
 import {
   IdempotencyEvent,
@@ -40,8 +41,11 @@ const CACHE_OUTCOMES: Partial<Record<IdempotencyEvent, IdempotencyOutcome>> = {
     }),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
-      useFactory: (database: ConfigType<typeof databaseConfig>) =>
-        buildTypeOrmOptions(database),
+      // Migrations run here, one instance at a time, before the app's own pool opens.
+      useFactory: async (database: ConfigType<typeof databaseConfig>) => {
+        if (database.migrationsRun) await runMigrationsExclusively(database);
+        return buildTypeOrmOptions({ ...database, migrationsRun: false });
+      },
     }),
     ScheduleModule.forRoot(),
     RedisModule,

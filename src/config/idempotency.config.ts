@@ -24,6 +24,14 @@ export const idempotencyConfig = registerAs('idempotency', () => ({
     min: 10,
     max: 10000,
   }),
+  redisCircuitThreshold: optionalInt('REDIS_CIRCUIT_THRESHOLD', 3, {
+    min: 1,
+    max: 1000,
+  }),
+  redisCircuitCooldownMs: optionalInt('REDIS_CIRCUIT_COOLDOWN_MS', 1000, {
+    min: 50,
+    max: 600000,
+  }),
 }));
 
 /**

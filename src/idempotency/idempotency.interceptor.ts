@@ -37,6 +37,7 @@ import { withTimeout } from './storage/storage-timeout';
 import { renewWhileRunning } from './claim-lease';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const DEGRADED_LOG_INTERVAL_MS = 10_000;
 
 interface HttpRequest {
   method: string;
@@ -65,6 +66,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private readonly logger = new Logger(IdempotencyInterceptor.name);
   private readonly headerName: string;
   private readonly exchange: HttpExchange;
+  private lastDegradedLog = 0;
+  private unloggedDegraded = 0;
 
   constructor(
     @Inject(IDEMPOTENCY_MODULE_OPTIONS)
@@ -268,10 +271,23 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return withTimeout(operation, this.options.storageTimeoutMs ?? 250);
   }
 
+  /**
+   * Counted every time (through `onEvent`), logged at most once per DEGRADED_LOG_INTERVAL_MS with the
+   * number left unlogged: a storage outage under load must not become a log flood.
+   */
   private degraded(operation: string, error: unknown, request: unknown): void {
     this.report('storage_degraded', request);
+    const now = Date.now();
+    if (now - this.lastDegradedLog < DEGRADED_LOG_INTERVAL_MS) {
+      this.unloggedDegraded++;
+      return;
+    }
+    const unlogged = this.unloggedDegraded;
+    this.lastDegradedLog = now;
+    this.unloggedDegraded = 0;
     this.logger.warn(
-      `idempotency storage ${operation} failed, continuing without it: ${String(error)}`,
+      `idempotency storage ${operation} failed, continuing without it: ${String(error)}` +
+        (unlogged > 0 ? ` (${unlogged} more since the last warning)` : ''),
     );
   }
 

@@ -13,6 +13,7 @@ import KeyvRedis, {
 } from '@keyv/redis';
 import { idempotencyConfig } from '../config';
 import type { RedisCommander } from '../idempotency';
+import { RedisCircuitBreaker } from './redis-circuit-breaker';
 
 /** DI token of the shared `@keyv/redis` store: it owns the one Redis connection of the process. */
 export const REDIS_STORE = Symbol('REDIS_STORE');
@@ -23,11 +24,22 @@ const logger = new Logger('Redis');
 type RedisConfig = ConfigType<typeof idempotencyConfig>;
 
 // Commands fail fast while Redis is down (no offline queue); the client reconnects in the background.
+// A connection that stays open but stops answering is found two ways: the circuit breaker (commands
+// time out) resets it, and, when idle, the PING every second goes unanswered so the socket falls
+// silent and socketTimeout destroys it, rejecting what was queued. The queue itself is bounded.
 const socket = {
   connectTimeout: 2000,
+  socketTimeout: 3000,
   reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
 };
-const clientDefaults = { disableOfflineQueue: true, socket };
+/** Commands waiting on one connection; past it a command fails at once ("The queue is full"). */
+export const REDIS_QUEUE_LIMIT = 2000;
+const clientDefaults = {
+  disableOfflineQueue: true,
+  commandsQueueMaxLength: REDIS_QUEUE_LIMIT,
+  pingInterval: 1000,
+  socket,
+};
 
 function createConnection(config: RedisConfig) {
   const [url] = config.redisUrls;
@@ -78,6 +90,17 @@ function commanderFor(
   return { sendCommand: (args) => client.sendCommand(args) };
 }
 
+/** Drops a connection that stopped answering (rejecting its queue) and opens a fresh one. */
+function resetConnection(connection: Connection): void {
+  if (!connection.isOpen) return;
+  void connection.destroy();
+  connection
+    .connect()
+    .catch((error: Error) =>
+      logger.warn(`Redis reconnect failed (retrying): ${error.message}`),
+    );
+}
+
 /** One Redis connection for the process. It never blocks start-up or a request. */
 function connectRedis(config: RedisConfig): KeyvRedis<unknown> {
   const connection = createConnection(config);
@@ -113,7 +136,15 @@ function connectRedis(config: RedisConfig): KeyvRedis<unknown> {
       provide: REDIS_COMMANDER,
       inject: [REDIS_STORE, idempotencyConfig.KEY],
       useFactory: (store: KeyvRedis<unknown>, config: RedisConfig) =>
-        commanderFor(store.client as Connection, config.redisMode),
+        new RedisCircuitBreaker(
+          commanderFor(store.client as Connection, config.redisMode),
+          {
+            timeoutMs: config.redisTimeoutMs,
+            failureThreshold: config.redisCircuitThreshold,
+            cooldownMs: config.redisCircuitCooldownMs,
+            resetConnection: () => resetConnection(store.client as Connection),
+          },
+        ),
     },
   ],
   exports: [REDIS_STORE, REDIS_COMMANDER],
@@ -121,9 +152,11 @@ function connectRedis(config: RedisConfig): KeyvRedis<unknown> {
 export class RedisModule implements OnApplicationShutdown {
   constructor(
     @Inject(REDIS_STORE) private readonly store: KeyvRedis<unknown>,
+    @Inject(REDIS_COMMANDER) private readonly breaker: RedisCircuitBreaker,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    this.breaker.stop();
     await this.store.disconnect(true).catch(() => undefined);
   }
 }

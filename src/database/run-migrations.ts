@@ -1,0 +1,45 @@
+import { DataSource } from 'typeorm';
+import type { DatabaseConfig } from '../config/database.config';
+import { buildTypeOrmOptions } from './typeorm-options';
+
+/** pg_advisory_lock key of the migration run: any constant shared by every instance ("orders-migrate"). */
+export const MIGRATION_LOCK_KEY = 726_351_301;
+
+/**
+ * Runs pending migrations while holding a session-level advisory lock, so that instances started
+ * together on a fresh database migrate one after another: the first applies them, the others find
+ * nothing left to do. Without it, two instances race to create the same types and tables and one
+ * fails on `duplicate key ... pg_type_typname_nsp_index`.
+ *
+ * Runs on a small DataSource of its own (one connection holds the lock, one runs the migrations)
+ * without `lock_timeout`: a migration may wait for a busy table, the request path may not.
+ */
+export async function runMigrationsExclusively(
+  config: DatabaseConfig,
+): Promise<number> {
+  const migrator = new DataSource(
+    buildTypeOrmOptions({
+      ...config,
+      migrationsRun: false,
+      poolSize: 2,
+      lockTimeoutMs: 0,
+    }),
+  );
+  await migrator.initialize();
+  const lockHolder = migrator.createQueryRunner();
+  try {
+    await lockHolder.connect();
+    await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const applied = await migrator.runMigrations({ transaction: 'each' });
+      return applied.length;
+    } finally {
+      await lockHolder.query('SELECT pg_advisory_unlock($1)', [
+        MIGRATION_LOCK_KEY,
+      ]);
+    }
+  } finally {
+    await lockHolder.release();
+    await migrator.destroy();
+  }
+}
