@@ -36,6 +36,18 @@ async function ordersOf(userId: string): Promise<{ id: string }[]> {
 const post = (app: AppProcess, token: string, key: string): Promise<Sent> =>
   send(app.url, 'POST', '/orders', { token, key, body: validOrder() });
 
+/** Polls `condition` every 20 ms until it holds (an event to await, not a guessed sleep). */
+async function until(
+  condition: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
 /** GET on a fresh connection (no keep-alive reuse), to see what a new client sees. */
 function getOnNewConnection(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -106,7 +118,9 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
     const token = tokenFor(user);
     const env = {
       IDEMPOTENCY_LOCK_TTL_MS: String(lockTtlMs),
-      IDEMPOTENCY_LOCK_LEASE_MS: '1000',
+      // Long enough that the dead owner's lock is surely still there when the test looks (even on a
+      // loaded machine), far shorter than the lock TTL.
+      IDEMPOTENCY_LOCK_LEASE_MS: '3000',
     };
     const doomed = await startAppProcess({
       ...env,
@@ -134,7 +148,7 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
       expect(retry.status).toBe(201);
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
       expect(retry.body.id).toBe(orders[0].id);
-      // Freed by the lapsed lease (1 s), far inside the lock TTL (60 s).
+      // Freed by the lapsed lease (3 s), far inside the lock TTL (60 s).
       expect(Date.now() - killedAt).toBeLessThan(lockTtlMs / 4);
       expect(await ordersOf(user)).toHaveLength(1);
     } finally {
@@ -148,25 +162,31 @@ describe('graceful shutdown (SIGTERM)', () => {
     const user = newUser();
     const token = tokenFor(user);
     const app = await startAppProcess({
-      SHUTDOWN_GRACE_MS: '700',
-      ORDERS_TEST_FAULT: 'delay-before-insert:1500',
+      SHUTDOWN_GRACE_MS: '1500',
+      ORDERS_TEST_FAULT: 'delay-before-insert:3000',
     });
     const inFlight = [1, 2, 3].map((i) => post(app, token, `drain-${i}`));
-    await sleep(300);
+    // In flight for sure: each has claimed its key (the claim comes before the held INSERT).
+    for (const i of [1, 2, 3])
+      await until(async () =>
+        Boolean(await redis.exists(idempotencyRedisKey(user, `drain-${i}`))),
+      );
     app.child.kill('SIGTERM');
-    const terminatedAt = Date.now();
-    await sleep(150);
 
     // Grace period: still serving, but readiness says no so that a load balancer moves away.
-    expect(await getOnNewConnection(`${app.url}/health/ready`)).toBe(503);
+    await until(
+      async () => (await getOnNewConnection(`${app.url}/health/ready`)) === 503,
+    );
     expect(await getOnNewConnection(`${app.url}/health`)).toBe(503);
     expect(await getOnNewConnection(`${app.url}/health/live`)).toBe(200);
 
     // After the grace period the listener is closed: new connections are refused.
-    await sleep(Math.max(0, 700 + 200 - (Date.now() - terminatedAt)));
-    await expect(
-      getOnNewConnection(`${app.url}/health/live`),
-    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await until(() =>
+      getOnNewConnection(`${app.url}/health/live`).then(
+        () => false,
+        (error: { code?: string }) => error.code === 'ECONNREFUSED',
+      ),
+    );
 
     // The requests accepted before SIGTERM all complete, and their responses reached Redis.
     const responses = await Promise.all(inFlight);
