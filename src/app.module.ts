@@ -4,14 +4,18 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from './auth/auth.module';
 import { AuthenticatedRequest } from './auth/authenticated-user';
-import { allConfigs, databaseConfig, idempotencyConfig } from './config';
+import {
+  allConfigs,
+  databaseConfig,
+  idempotencyConfig,
+  redisConfig,
+} from './config';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { runMigrationsExclusively } from './database/run-migrations';
 import { HealthModule } from './health/health.module';
 import {
   IdempotencyEvent,
   IdempotencyModule,
-  RedisCommander,
   RedisIdempotencyStorage,
 } from './idempotency';
 import { MetricsService } from './observability/metrics.service';
@@ -20,6 +24,7 @@ import type { IdempotencyOutcome } from './observability/request-tags';
 import { OrdersModule } from './orders/orders.module';
 import { ThrottlingModule } from './throttling/throttling.module';
 import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
+import type { RedisScripting } from './redis/redis-commander';
 
 /**
  * What the interceptor alone can tell. A claimed request ends as created or replayed_db, which only
@@ -51,16 +56,22 @@ const CACHE_OUTCOMES: Partial<Record<IdempotencyEvent, IdempotencyOutcome>> = {
     RedisModule,
     ObservabilityModule,
     IdempotencyModule.forRootAsync({
-      inject: [idempotencyConfig.KEY, REDIS_COMMANDER, MetricsService],
+      inject: [
+        idempotencyConfig.KEY,
+        redisConfig.KEY,
+        REDIS_COMMANDER,
+        MetricsService,
+      ],
       useFactory: (
         config: ConfigType<typeof idempotencyConfig>,
-        redis: RedisCommander,
+        redisSettings: ConfigType<typeof redisConfig>,
+        redis: RedisScripting,
         metrics: MetricsService,
       ) => ({
         ttlSeconds: config.ttlSeconds,
         lockTtlMs: config.lockTtlMs,
         lockLeaseMs: config.lockLeaseMs,
-        storageTimeoutMs: config.redisTimeoutMs,
+        storageTimeoutMs: redisSettings.commandTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
         storage: new RedisIdempotencyStorage(redis),
         onEvent: (event: IdempotencyEvent, request: unknown) => {

@@ -1,4 +1,5 @@
 import { idempotencyConfig } from './idempotency.config';
+import { redisConfig } from './redis.config';
 import { appConfig, readHttpServerLimits } from './app.config';
 import { authConfig } from './auth.config';
 import { commandKey } from '../redis/redis.module';
@@ -15,17 +16,17 @@ function withEnv<T>(env: Record<string, string>, read: () => T): T {
 
 describe('REDIS_URL and REDIS_MODE', () => {
   it('reads one server, cluster root nodes, or sentinels', () => {
-    expect(
-      withEnv({ REDIS_URL: 'redis://r:6379' }, idempotencyConfig),
-    ).toMatchObject({ redisMode: 'standalone', redisUrls: ['redis://r:6379'] });
+    expect(withEnv({ REDIS_URL: 'redis://r:6379' }, redisConfig)).toMatchObject(
+      { mode: 'standalone', urls: ['redis://r:6379'] },
+    );
     expect(
       withEnv(
         { REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000, redis://b:7001' },
-        idempotencyConfig,
+        redisConfig,
       ),
     ).toMatchObject({
-      redisMode: 'cluster',
-      redisUrls: ['redis://a:7000', 'redis://b:7001'],
+      mode: 'cluster',
+      urls: ['redis://a:7000', 'redis://b:7001'],
     });
     expect(
       withEnv(
@@ -34,25 +35,22 @@ describe('REDIS_URL and REDIS_MODE', () => {
           REDIS_URL: 'redis://s1:26379,redis://s2:26379',
           REDIS_SENTINEL_MASTER: 'orders',
         },
-        idempotencyConfig,
+        redisConfig,
       ),
-    ).toMatchObject({ redisMode: 'sentinel', sentinelMaster: 'orders' });
+    ).toMatchObject({ mode: 'sentinel', sentinelMaster: 'orders' });
   });
 
   it('names the variable when the topology is wrong', () => {
     expect(() =>
-      withEnv({ REDIS_URL: 'redis://a,redis://b' }, idempotencyConfig),
+      withEnv({ REDIS_URL: 'redis://a,redis://b' }, redisConfig),
     ).toThrow(/REDIS_URL: names several servers; set REDIS_MODE/);
     expect(() =>
-      withEnv(
-        { REDIS_MODE: 'ring', REDIS_URL: 'redis://a' },
-        idempotencyConfig,
-      ),
+      withEnv({ REDIS_MODE: 'ring', REDIS_URL: 'redis://a' }, redisConfig),
     ).toThrow(/REDIS_MODE: "ring" is not/);
     expect(() =>
       withEnv(
         { REDIS_MODE: 'cluster', REDIS_URL: 'redis://a,http://b' },
-        idempotencyConfig,
+        redisConfig,
       ),
     ).toThrow(/REDIS_URL: protocol must be one of/);
   });

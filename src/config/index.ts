@@ -3,6 +3,7 @@ export { authConfig } from './auth.config';
 export { databaseConfig } from './database.config';
 export { idempotencyConfig } from './idempotency.config';
 export { operationsConfig } from './operations.config';
+export { redisConfig } from './redis.config';
 export { InvalidEnvironmentError } from './env';
 
 import { appConfig } from './app.config';
@@ -10,6 +11,7 @@ import { authConfig } from './auth.config';
 import { databaseConfig } from './database.config';
 import { idempotencyConfig } from './idempotency.config';
 import { operationsConfig } from './operations.config';
+import { redisConfig } from './redis.config';
 
 export const allConfigs = [
   appConfig,
@@ -17,6 +19,7 @@ export const allConfigs = [
   databaseConfig,
   idempotencyConfig,
   operationsConfig,
+  redisConfig,
 ];
 
 /** Reads every namespace once, so a bad variable fails before Nest starts (throws InvalidEnvironmentError). */

@@ -22,6 +22,4 @@ export {
 export * from './storage/idempotency-storage.interface';
 export { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
 export { RedisIdempotencyStorage } from './storage/redis.storage';
-export type { RedisCommander } from './storage/redis.storage';
-export { withTimeout, StorageTimeoutError } from './storage/storage-timeout';
-export { LuaScript } from './storage/lua-script';
+export type { RedisScriptClient } from './storage/redis.storage';

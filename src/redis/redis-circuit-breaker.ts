@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { RedisCommander } from '../idempotency';
-import { withTimeout } from '../idempotency';
+import { LuaScript } from './lua-script';
+import type { RedisCommander, RedisScripting } from './redis-commander';
+import { withRedisTimeout } from './redis-timeout';
 
 /** Thrown instead of calling Redis while the breaker is open: the caller degrades at once. */
 export class RedisCircuitOpenError extends Error {
@@ -34,12 +35,14 @@ export interface RedisCircuitBreakerOptions {
  *
  * @example new RedisCircuitBreaker(commander, { timeoutMs: 250, failureThreshold: 3, cooldownMs: 1000, resetConnection })
  */
-export class RedisCircuitBreaker implements RedisCommander {
+export class RedisCircuitBreaker implements RedisScripting {
   private readonly logger = new Logger('Redis');
   private failures = 0;
   private openSince: number | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** One per script source in the code: a handful, never client-grown. */
+  private readonly scripts = new Map<string, LuaScript>();
 
   constructor(
     private readonly redis: RedisCommander,
@@ -53,7 +56,7 @@ export class RedisCircuitBreaker implements RedisCommander {
   async sendCommand(args: string[]): Promise<unknown> {
     if (this.isOpen) throw new RedisCircuitOpenError();
     try {
-      const reply = await withTimeout(
+      const reply = await withRedisTimeout(
         this.redis.sendCommand(args),
         this.options.timeoutMs,
       );
@@ -63,6 +66,13 @@ export class RedisCircuitBreaker implements RedisCommander {
       if (!isErrorReply(error)) this.recordFailure(error);
       throw error;
     }
+  }
+
+  /** Runs a single-key script through this breaker (EVALSHA, EVAL on NOSCRIPT). */
+  runScript(source: string, key: string, args: string[]): Promise<unknown> {
+    let script = this.scripts.get(source);
+    if (!script) this.scripts.set(source, (script = new LuaScript(source)));
+    return script.run(this, key, ...args);
   }
 
   /** Stops probing (application shutdown). */
@@ -94,7 +104,7 @@ export class RedisCircuitBreaker implements RedisCommander {
 
   private async probe(): Promise<void> {
     try {
-      await withTimeout(
+      await withRedisTimeout(
         this.redis.sendCommand(['PING']),
         this.options.timeoutMs,
       );

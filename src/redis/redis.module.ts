@@ -11,8 +11,8 @@ import KeyvRedis, {
   createCluster,
   createSentinel,
 } from '@keyv/redis';
-import { idempotencyConfig } from '../config';
-import type { RedisCommander } from '../idempotency';
+import { redisConfig } from '../config';
+import type { RedisCommander } from './redis-commander';
 import { RedisCircuitBreaker } from './redis-circuit-breaker';
 
 /** DI token of the shared `@keyv/redis` store: it owns the one Redis connection of the process. */
@@ -21,7 +21,7 @@ export const REDIS_STORE = Symbol('REDIS_STORE');
 export const REDIS_COMMANDER = Symbol('REDIS_COMMANDER');
 
 const logger = new Logger('Redis');
-type RedisConfig = ConfigType<typeof idempotencyConfig>;
+type RedisConfig = ConfigType<typeof redisConfig>;
 
 // Commands fail fast while Redis is down (no offline queue); the client reconnects in the background.
 // A connection that stays open but stops answering is found two ways: the circuit breaker (commands
@@ -42,17 +42,17 @@ const clientDefaults = {
 };
 
 function createConnection(config: RedisConfig) {
-  const [url] = config.redisUrls;
-  switch (config.redisMode) {
+  const [url] = config.urls;
+  switch (config.mode) {
     case 'cluster':
       return createCluster({
-        rootNodes: config.redisUrls.map((rootUrl) => ({ url: rootUrl })),
+        rootNodes: config.urls.map((rootUrl) => ({ url: rootUrl })),
         defaults: clientDefaults,
       });
     case 'sentinel':
       return createSentinel({
         name: config.sentinelMaster,
-        sentinelRootNodes: config.redisUrls.map((sentinelUrl) => {
+        sentinelRootNodes: config.urls.map((sentinelUrl) => {
           const parsed = new URL(sentinelUrl);
           return { host: parsed.hostname, port: Number(parsed.port || 26379) };
         }),
@@ -74,7 +74,7 @@ export function commandKey(args: string[]): string | undefined {
 
 function commanderFor(
   connection: Connection,
-  mode: RedisConfig['redisMode'],
+  mode: RedisConfig['mode'],
 ): RedisCommander {
   if (mode === 'cluster') {
     const cluster = connection as unknown as ReturnType<typeof createCluster>;
@@ -129,19 +129,19 @@ function connectRedis(config: RedisConfig): KeyvRedis<unknown> {
   providers: [
     {
       provide: REDIS_STORE,
-      inject: [idempotencyConfig.KEY],
+      inject: [redisConfig.KEY],
       useFactory: connectRedis,
     },
     {
       provide: REDIS_COMMANDER,
-      inject: [REDIS_STORE, idempotencyConfig.KEY],
+      inject: [REDIS_STORE, redisConfig.KEY],
       useFactory: (store: KeyvRedis<unknown>, config: RedisConfig) =>
         new RedisCircuitBreaker(
-          commanderFor(store.client as Connection, config.redisMode),
+          commanderFor(store.client as Connection, config.mode),
           {
-            timeoutMs: config.redisTimeoutMs,
-            failureThreshold: config.redisCircuitThreshold,
-            cooldownMs: config.redisCircuitCooldownMs,
+            timeoutMs: config.commandTimeoutMs,
+            failureThreshold: config.circuitThreshold,
+            cooldownMs: config.circuitCooldownMs,
             resetConnection: () => resetConnection(store.client as Connection),
           },
         ),

@@ -1,17 +1,15 @@
 import { Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import { LuaScript, withTimeout } from '../idempotency';
-import type { RedisCommander } from '../idempotency';
+import type { RedisScripting } from '../redis/redis-commander';
 
 type ThrottlerStorageRecord = Awaited<
   ReturnType<ThrottlerStorage['increment']>
 >;
 
 /** Add this instance's hits to the window's shared count (starting the window if new); answer total and time left. */
-const ADD_HITS =
-  new LuaScript(`local hits = redis.call('INCRBY', KEYS[1], ARGV[1])
+const ADD_HITS = `local hits = redis.call('INCRBY', KEYS[1], ARGV[1])
 if hits == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return {hits, redis.call('PTTL', KEYS[1])}`);
+return {hits, redis.call('PTTL', KEYS[1])}`;
 
 /** Keys counted at once; each window is about 100 bytes, so the map stays under ~10 MiB. */
 export const MAX_WINDOWS = 100_000;
@@ -34,7 +32,7 @@ interface Window {
  * keeps enforcing the limit on its own count (so a user gets at most limit x instances, never
  * unlimited), and a warning is logged at most every 10 s.
  *
- * @example new RedisThrottlerStorage(redis, { timeoutMs: 250, syncMs: 50 })
+ * @example new RedisThrottlerStorage(redisGateway, { syncMs: 50 })
  */
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly logger = new Logger('Throttler');
@@ -44,8 +42,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   private lastWarning = 0;
 
   constructor(
-    private readonly redis: RedisCommander,
-    private readonly options: { timeoutMs: number; syncMs: number },
+    private readonly redis: RedisScripting,
+    private readonly options: { syncMs: number },
   ) {
     this.timer = setInterval(() => void this.sync(), options.syncMs);
     this.timer.unref();
@@ -99,14 +97,11 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     const sent = window.pending;
     window.pending = 0;
     try {
-      const [shared, pttl] = (await withTimeout(
-        ADD_HITS.run(
-          this.redis,
-          `throttle:${key}`,
-          String(sent),
-          String(window.ttlMs),
-        ),
-        this.options.timeoutMs,
+      // Bounded by the Redis gateway (REDIS_COMMAND_TIMEOUT_MS, circuit breaker).
+      const [shared, pttl] = (await this.redis.runScript(
+        ADD_HITS,
+        `throttle:${key}`,
+        [String(sent), String(window.ttlMs)],
       )) as [number, number];
       window.shared = Number(shared);
       window.expiresAt = Date.now() + Math.max(0, Number(pttl));

@@ -3,8 +3,8 @@ import type { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
 import { AuthModule } from '../auth/auth.module';
-import { idempotencyConfig, operationsConfig } from '../config';
-import type { RedisCommander } from '../idempotency';
+import { operationsConfig } from '../config';
+import type { RedisScripting } from '../redis/redis-commander';
 import { REDIS_COMMANDER } from '../redis/redis.module';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 import { UserThrottlerGuard } from './user-throttler.guard';
@@ -14,17 +14,15 @@ import { UserThrottlerGuard } from './user-throttler.guard';
   imports: [
     AuthModule,
     ThrottlerModule.forRootAsync({
-      inject: [operationsConfig.KEY, idempotencyConfig.KEY, REDIS_COMMANDER],
+      inject: [operationsConfig.KEY, REDIS_COMMANDER],
       useFactory: (
         operations: ConfigType<typeof operationsConfig>,
-        redisConfig: ConfigType<typeof idempotencyConfig>,
-        redis: RedisCommander,
+        redis: RedisScripting,
       ) => ({
         throttlers: [
           { ttl: operations.throttleTtlMs, limit: operations.throttleLimit },
         ],
         storage: new RedisThrottlerStorage(redis, {
-          timeoutMs: redisConfig.redisTimeoutMs,
           syncMs: operations.throttleSyncMs,
         }),
       }),

@@ -4,14 +4,21 @@ import {
   IdempotencyStorage,
   InFlightEntry,
 } from './idempotency-storage.interface';
-import { LuaScript } from './lua-script';
 
 /**
- * The one command a Redis client must offer: send raw arguments, get the reply. node-redis
- * (`client.sendCommand`, as exposed by `@keyv/redis`'s `.client`) and ioredis (`call`) both fit.
+ * What the storage needs of a Redis client (structural: bring any client): raw commands, and
+ * single-key Lua scripts given by their source (run them by EVALSHA, falling back to EVAL on
+ * NOSCRIPT, or simply by EVAL).
+ *
+ * @example
+ * const client: RedisScriptClient = {
+ *   sendCommand: (args) => nodeRedis.sendCommand(args),
+ *   runScript: (source, key, args) => nodeRedis.sendCommand(['EVAL', source, '1', key, ...args]),
+ * };
  */
-export interface RedisCommander {
+export interface RedisScriptClient {
   sendCommand(args: string[]): Promise<unknown>;
+  runScript(source: string, key: string, args: string[]): Promise<unknown>;
 }
 
 /** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
@@ -22,31 +29,27 @@ if not ok or entry.state ~= 'in_flight' or entry.token ~= ARGV[1] then return 0 
 `;
 
 /** Replace the lock by the response only if the lock still carries our token (compare-and-set). */
-const COMPLETE_IF_OWNER = new LuaScript(
+const COMPLETE_IF_OWNER =
   WHILE_OWNER +
-    `redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`,
-);
+  `redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
 
 /** Extend the lock only if it still carries our token (a live owner keeps its claim). */
-const RENEW_IF_OWNER = new LuaScript(
-  WHILE_OWNER + `return redis.call('PEXPIRE', KEYS[1], ARGV[2])`,
-);
+const RENEW_IF_OWNER =
+  WHILE_OWNER + `return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
 
 /** Delete the lock only if it still carries our token (compare-and-delete). */
-const RELEASE_IF_OWNER = new LuaScript(
-  WHILE_OWNER + `return redis.call('DEL', KEYS[1])`,
-);
+const RELEASE_IF_OWNER = WHILE_OWNER + `return redis.call('DEL', KEYS[1])`;
 
 /**
  * Redis storage. One Redis key per idempotency key holds either the lock or the response, so that
  * claiming is one `SET NX PX GET` round trip (the reply is the existing entry, ready to replay) and
  * completing replaces the lock atomically. Needs Redis >= 7.0 (`SET ... NX GET`).
  *
- * @example new RedisIdempotencyStorage(keyvRedis.client)
+ * @example new RedisIdempotencyStorage(redisScriptClient)
  */
 export class RedisIdempotencyStorage implements IdempotencyStorage {
-  constructor(private readonly redis: RedisCommander) {}
+  constructor(private readonly redis: RedisScriptClient) {}
 
   async claim(
     key: string,
@@ -77,28 +80,24 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
     entry: CompletedEntry,
     ttlMs: number,
   ): Promise<boolean> {
-    const reply = await COMPLETE_IF_OWNER.run(
-      this.redis,
-      key,
+    const reply = await this.redis.runScript(COMPLETE_IF_OWNER, key, [
       token,
       JSON.stringify(entry),
       String(ttlMs),
-    );
+    ]);
     return Number(reply) === 1;
   }
 
   async renew(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const reply = await RENEW_IF_OWNER.run(
-      this.redis,
-      key,
+    const reply = await this.redis.runScript(RENEW_IF_OWNER, key, [
       token,
       String(ttlMs),
-    );
+    ]);
     return Number(reply) === 1;
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    const reply = await RELEASE_IF_OWNER.run(this.redis, key, token);
+    const reply = await this.redis.runScript(RELEASE_IF_OWNER, key, [token]);
     return Number(reply) === 1;
   }
 }

@@ -13,13 +13,32 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { createClient } from '@keyv/redis';
 import { randomUUID } from 'node:crypto';
-import { IdempotencyModule } from './idempotency.module';
-import { Idempotent } from './idempotent.decorator';
-import { IdempotencyEvent } from './idempotency-options.interface';
 import {
-  RedisCommander,
+  Idempotent,
+  IdempotencyEvent,
+  IdempotencyModule,
   RedisIdempotencyStorage,
-} from './storage/redis.storage';
+} from '../src/idempotency';
+import type { RedisScriptClient } from '../src/idempotency';
+import { RedisCircuitBreaker } from '../src/redis/redis-circuit-breaker';
+
+// The idempotency module on its own (no orders, no app): a small Nest app on Fastify and on Express,
+// over a real Redis, as another application would use it.
+
+/** The app's Redis gateway over one test connection: EVALSHA with the NOSCRIPT fallback. */
+function scriptClient(redis: {
+  sendCommand(args: string[]): Promise<unknown>;
+}): RedisCircuitBreaker {
+  return new RedisCircuitBreaker(
+    { sendCommand: (args) => redis.sendCommand(args) },
+    {
+      timeoutMs: 5000,
+      failureThreshold: 1000,
+      cooldownMs: 1000,
+      resetConnection: () => undefined,
+    },
+  );
+}
 
 /** A route the test can hold in flight, and that counts how often it really ran. */
 class Gate {
@@ -82,7 +101,7 @@ const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function startApp(
   kind: 'fastify' | 'express',
-  storage: RedisCommander,
+  storage: RedisScriptClient,
   events: IdempotencyEvent[],
   lockLeaseMs = 5000,
 ) {
@@ -124,7 +143,11 @@ describe.each(['fastify', 'express'] as const)(
     beforeEach(async () => {
       events = [];
       gate.runs = 0;
-      ({ app, url } = await startApp(kind, redis, events));
+      ({ app, url } = await startApp(
+        kind,
+        scriptClient({ sendCommand: (args) => redis.sendCommand(args) }),
+        events,
+      ));
     });
     afterEach(() => app.close());
 
@@ -192,7 +215,12 @@ describe.each(['fastify', 'express'] as const)(
 
     it('keeps renewing a running claim, so a lease shorter than the request still answers 409', async () => {
       await app.close();
-      ({ app, url } = await startApp(kind, redis, events, 150));
+      ({ app, url } = await startApp(
+        kind,
+        scriptClient({ sendCommand: (args) => redis.sendCommand(args) }),
+        events,
+        150,
+      ));
       const entered = gate.hold();
       const first = post('k5', { name: 'a' });
       await entered;
@@ -233,9 +261,18 @@ describe('IdempotencyInterceptor when its storage fails', () => {
   it.each([
     [
       'refuses',
-      { sendCommand: () => Promise.reject(new Error('ECONNREFUSED')) },
+      {
+        sendCommand: () => Promise.reject(new Error('ECONNREFUSED')),
+        runScript: () => Promise.reject(new Error('ECONNREFUSED')),
+      },
     ],
-    ['hangs', { sendCommand: () => new Promise<never>(() => undefined) }],
+    [
+      'hangs',
+      {
+        sendCommand: () => new Promise<never>(() => undefined),
+        runScript: () => new Promise<never>(() => undefined),
+      },
+    ],
   ])(
     'runs the handler without the fast path when Redis %s',
     async (_, broken) => {
@@ -257,7 +294,9 @@ describe('IdempotencyInterceptor when its storage fails', () => {
 
 describe('RedisIdempotencyStorage', () => {
   const redis = createClient({ url: redisUrl });
-  const storage = new RedisIdempotencyStorage(redis);
+  const storage = new RedisIdempotencyStorage(
+    scriptClient({ sendCommand: (args) => redis.sendCommand(args) }),
+  );
   const lock = (token: string) => ({
     state: 'in_flight' as const,
     fingerprint: 'f',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisCommander } from './redis.storage';
+import type { RedisCommander } from './redis-commander';
 
 /**
  * A single-key Lua script run by EVALSHA (the body travels once per server), falling back to EVAL
