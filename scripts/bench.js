@@ -9,7 +9,7 @@
 const autocannon = require('autocannon');
 const jwt = require('jsonwebtoken');
 const { Client } = require('pg');
-const { createClient } = require('@keyv/redis');
+const { createClient } = require('redis');
 const { spawn } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const { readFileSync, writeFileSync } = require('node:fs');

@@ -12,6 +12,7 @@ import {
 } from './config';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { runMigrationsExclusively } from './database/run-migrations';
+import { PgPoolModule } from './database/pg-pool.module';
 import { HealthModule } from './health/health.module';
 import {
   IdempotencyEvent,
@@ -52,6 +53,7 @@ const CACHE_OUTCOMES: Partial<Record<IdempotencyEvent, IdempotencyOutcome>> = {
         return buildTypeOrmOptions({ ...database, migrationsRun: false });
       },
     }),
+    PgPoolModule,
     ScheduleModule.forRoot(),
     RedisModule,
     ObservabilityModule,

@@ -1,4 +1,4 @@
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { Client } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MiB, readMetric } from './support/app-metrics';
@@ -88,7 +88,12 @@ describe('a Redis that stops answering but keeps its connections open, for 60 s 
     );
   });
   afterAll(async () => {
-    await app.stop();
+    const exit = await app.stop();
+    // A process that died on its own says why: its last output goes to the test log.
+    if (exit.signal !== 'SIGTERM' && exit.code !== 0)
+      console.error(
+        `app exited ${JSON.stringify(exit)}:\n${app.output().slice(-5000)}`,
+      );
     await proxy.close();
     await redis.quit();
     await db.end();

@@ -1,5 +1,5 @@
 import { sign } from 'jsonwebtoken';
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { RedisThrottlerStorage } from '../src/throttling/redis-throttler.storage';

@@ -11,7 +11,7 @@ import {
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { randomUUID } from 'node:crypto';
 import {
   Idempotent,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';

@@ -1,4 +1,4 @@
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { RedisThrottlerStorage } from '../src/throttling/redis-throttler.storage';
 import { TcpProxy } from './support/tcp-proxy';

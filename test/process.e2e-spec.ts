@@ -1,4 +1,4 @@
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';

@@ -1,4 +1,4 @@
-import { createClient } from '@keyv/redis';
+import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
 import {
   KeyRetentionService,

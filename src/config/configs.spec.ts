@@ -2,7 +2,7 @@ import { idempotencyConfig } from './idempotency.config';
 import { redisConfig } from './redis.config';
 import { appConfig, readHttpServerLimits } from './app.config';
 import { authConfig } from './auth.config';
-import { commandKey } from '../redis/redis.module';
+import { commandKey } from '../redis/redis-connection';
 
 function withEnv<T>(env: Record<string, string>, read: () => T): T {
   const saved = { ...process.env };

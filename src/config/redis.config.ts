@@ -28,7 +28,7 @@ export const redisConfig = registerAs('redis', () => ({
 
 /**
  * REDIS_URL names one server, or (comma-separated) the cluster's root nodes or the sentinels;
- * REDIS_MODE says which, as @keyv/redis's createClient / createCluster / createSentinel take them.
+ * REDIS_MODE says which, as node-redis's createClient / createCluster / createSentinel take them.
  */
 function readRedisTopology() {
   const mode = optionalString('REDIS_MODE', 'standalone');

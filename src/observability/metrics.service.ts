@@ -1,6 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import KeyvRedis from '@keyv/redis';
 import {
   collectDefaultMetrics,
   Counter,
@@ -8,15 +6,13 @@ import {
   Histogram,
   Registry,
 } from 'prom-client';
-import { DataSource } from 'typeorm';
-import { REDIS_STORE } from '../redis/redis.module';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../database/pg-pool.module';
+import { REDIS_CONNECTION } from '../redis/redis.module';
+import { isRedisReady } from '../redis/redis-connection';
+import type { RedisConnection } from '../redis/redis-connection';
 import { IdempotencyOutcome, tagRequest } from './request-tags';
 
-interface PgPool {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
 
 /** The Prometheus registry of this process, served at GET /metrics. */
 @Injectable()
@@ -39,8 +35,8 @@ export class MetricsService {
   });
 
   constructor(
-    @InjectDataSource() db: DataSource,
-    @Inject(REDIS_STORE) store: KeyvRedis<unknown>,
+    @Inject(PG_POOL) pool: Pool,
+    @Inject(REDIS_CONNECTION) redis: RedisConnection,
   ) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
@@ -49,8 +45,6 @@ export class MetricsService {
       labelNames: ['state'] as const,
       registers: [this.registry],
       collect() {
-        const pool = (db.driver as unknown as { master?: PgPool }).master;
-        if (!pool) return;
         this.set({ state: 'total' }, pool.totalCount);
         this.set({ state: 'idle' }, pool.idleCount);
         this.set({ state: 'waiting' }, pool.waitingCount);
@@ -61,11 +55,7 @@ export class MetricsService {
       help: '1 while the Redis connection is ready, else 0',
       registers: [this.registry],
       collect() {
-        const client = store.client as unknown as {
-          isReady?: boolean;
-          isOpen?: boolean;
-        };
-        this.set((client.isReady ?? client.isOpen) ? 1 : 0);
+        this.set(isRedisReady(redis) ? 1 : 0);
       },
     });
   }

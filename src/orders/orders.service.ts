@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool, QueryResultRow } from 'pg';
-import { DataSource } from 'typeorm';
 import { isUniqueViolationOf, OrderNotFoundError } from '../common/errors';
 import {
   IdempotencyContext,
@@ -25,6 +23,7 @@ import {
 } from './orders.sql';
 import { TestFaults } from './test-faults';
 import { databaseConfig } from '../config';
+import { PG_POOL } from '../database/pg-pool.module';
 import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
 
 /** Writes queued for a slot at once; past it a create answers 503 at once (retry-safe). */
@@ -38,16 +37,14 @@ export interface CreateOrderResult {
 
 @Injectable()
 export class OrdersService {
-  private readonly pool: Pool;
   /** Writes never hold the whole pool: a table that blocks writes leaves reads their connections. */
   private readonly writes: WriteBulkhead;
 
   constructor(
-    @InjectDataSource() db: DataSource,
+    @Inject(PG_POOL) private readonly pool: Pool,
     private readonly faults: TestFaults,
     @Inject(databaseConfig.KEY) database: ConfigType<typeof databaseConfig>,
   ) {
-    this.pool = (db.driver as unknown as { master: Pool }).master;
     this.writes = new WriteBulkhead(
       writeSlotsFor(database.poolSize),
       database.connectTimeoutMs,

@@ -106,3 +106,14 @@ describe('renderError', () => {
     });
   });
 });
+
+describe('a client that went away mid-body', () => {
+  it('is a 400, not an unexpected error to log with a stack', () => {
+    const aborted = Object.assign(new Error('aborted'), {
+      code: 'ECONNRESET',
+    });
+    const rendered = renderError(aborted);
+    expect(rendered.status).toBe(400);
+    expect(rendered.unexpected).toBe(false);
+  });
+});

@@ -131,6 +131,16 @@ function fromClientError(
       body: envelope(known.code, known.message),
       unexpected: false,
     };
+  // The client went away mid-body (Node's "aborted"): nobody will read the answer, and it is no bug.
+  if (error.message === 'aborted')
+    return {
+      status: 400,
+      body: envelope(
+        ErrorCode.BAD_REQUEST,
+        'The request body was not received in full',
+      ),
+      unexpected: false,
+    };
   const status = error.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500)
     return undefined;

@@ -1,0 +1,138 @@
+import { Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { createClient, createCluster, createSentinel } from 'redis';
+import type { redisConfig } from '../config';
+import type { RedisCommander } from './redis-commander';
+
+type RedisConfig = ConfigType<typeof redisConfig>;
+const logger = new Logger('Redis');
+
+// Commands fail fast while Redis is down (no offline queue); the client reconnects in the background.
+// A connection that stays open but stops answering is found two ways: the circuit breaker (commands
+// time out) resets it, and, when idle, the PING every second goes unanswered so the socket falls
+// silent and socketTimeout destroys it, rejecting what was queued. The queue itself is bounded.
+const socket = {
+  connectTimeout: 2000,
+  socketTimeout: 3000,
+  reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+};
+/** Commands waiting on one connection; past it a command fails at once ("The queue is full"). */
+export const REDIS_QUEUE_LIMIT = 2000;
+const clientDefaults = {
+  // RESP2: the replies the storage and the scripts were written against (node-redis 6 defaults to 3).
+  RESP: 2 as const,
+  disableOfflineQueue: true,
+  commandsQueueMaxLength: REDIS_QUEUE_LIMIT,
+  pingInterval: 1000,
+  socket,
+};
+
+/** The process's one Redis connection, tagged by topology so that each is used through its own API. */
+export type RedisConnection =
+  | { mode: 'standalone'; client: ReturnType<typeof standalone> }
+  | { mode: 'cluster'; client: ReturnType<typeof cluster> }
+  | { mode: 'sentinel'; client: ReturnType<typeof sentinel> };
+
+const standalone = (config: RedisConfig) =>
+  createClient({ url: config.urls[0], ...clientDefaults });
+const cluster = (config: RedisConfig) =>
+  createCluster({
+    rootNodes: config.urls.map((url) => ({ url })),
+    defaults: clientDefaults,
+  });
+const sentinel = (config: RedisConfig) =>
+  createSentinel({
+    name: config.sentinelMaster,
+    sentinelRootNodes: config.urls.map((url) => {
+      const parsed = new URL(url);
+      return { host: parsed.hostname, port: Number(parsed.port || 26379) };
+    }),
+    nodeClientOptions: clientDefaults,
+    sentinelClientOptions: { socket },
+  });
+
+/** Creates the connection (through node-redis's public factories) and starts connecting in the background. */
+export function openRedisConnection(config: RedisConfig): RedisConnection {
+  const connection: RedisConnection =
+    config.mode === 'cluster'
+      ? { mode: 'cluster', client: cluster(config) }
+      : config.mode === 'sentinel'
+        ? { mode: 'sentinel', client: sentinel(config) }
+        : { mode: 'standalone', client: standalone(config) };
+  let healthy = true;
+  connection.client.on('error', (error: Error) => {
+    if (healthy)
+      logger.warn(
+        `Redis connection error (reconnecting in the background): ${error.message}`,
+      );
+    healthy = false;
+  });
+  connection.client.on('ready', () => {
+    if (!healthy) logger.log('Redis connection restored');
+    healthy = true;
+  });
+  connect(connection, 'Redis not reachable at start-up');
+  return connection;
+}
+
+/** The key a command touches (for cluster slot routing): EVAL/EVALSHA name it after the script. */
+export function commandKey(args: string[]): string | undefined {
+  const name = args[0]?.toUpperCase();
+  return name === 'EVAL' || name === 'EVALSHA' ? args[3] : args[1];
+}
+
+/** Raw commands on the connection, routed per topology. */
+export function commanderFor(connection: RedisConnection): RedisCommander {
+  switch (connection.mode) {
+    case 'cluster': {
+      const { client } = connection;
+      return {
+        sendCommand: (args) => client.sendCommand(commandKey(args), false, args),
+      };
+    }
+    case 'sentinel': {
+      const { client } = connection;
+      return { sendCommand: (args) => client.sendCommand(false, args) };
+    }
+    default: {
+      const { client } = connection;
+      return { sendCommand: (args) => client.sendCommand(args) };
+    }
+  }
+}
+
+/** Drops a connection that stopped answering (rejecting its queue) and opens a fresh one. */
+export function resetRedisConnection(connection: RedisConnection): void {
+  if (!connection.client.isOpen) return;
+  void connection.client.destroy();
+  connect(connection, 'Redis reconnect failed (retrying)');
+}
+
+/** Waits for commands in flight, but never longer than `timeoutMs`; then drops the connection. */
+export async function closeRedisConnection(
+  connection: RedisConnection,
+  timeoutMs: number,
+): Promise<void> {
+  if (!connection.client.isOpen) return;
+  let timer: NodeJS.Timeout | undefined;
+  const closed = connection.client.close().then(() => true);
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const done = await Promise.race([closed, late]).catch(() => false);
+  clearTimeout(timer);
+  if (!done && connection.client.isOpen) await connection.client.destroy();
+}
+
+/** True while commands can be sent (for the orders_redis_connected gauge). */
+export function isRedisReady(connection: RedisConnection): boolean {
+  return connection.mode === 'standalone'
+    ? connection.client.isReady
+    : connection.client.isOpen;
+}
+
+function connect(connection: RedisConnection, failure: string): void {
+  void (connection.client.connect() as Promise<unknown>).catch(
+    (error: Error) => logger.warn(`${failure}: ${error.message}`),
+  );
+}
