@@ -15,28 +15,16 @@ import { runMigrationsExclusively } from './database/run-migrations';
 import { PgPoolModule } from './database/pg-pool.module';
 import { HealthModule } from './health/health.module';
 import {
-  IdempotencyEvent,
+  IdempotencyOutcome,
   IdempotencyModule,
   RedisIdempotencyStorage,
 } from './idempotency';
 import { MetricsService } from './observability/metrics.service';
 import { ObservabilityModule } from './observability/observability.module';
-import type { IdempotencyOutcome } from './observability/request-tags';
 import { OrdersModule } from './orders/orders.module';
 import { ThrottlingModule } from './throttling/throttling.module';
 import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
 import type { RedisScripting } from './redis/redis-commander';
-
-/**
- * What the interceptor alone can tell. A claimed request ends as created or replayed_db, which only
- * the orders service knows (the controller records it).
- */
-const CACHE_OUTCOMES: Partial<Record<IdempotencyEvent, IdempotencyOutcome>> = {
-  replayed: 'replayed_cache',
-  in_flight: 'conflict_in_flight',
-  key_reused: 'key_reused',
-  storage_degraded: 'redis_degraded',
-};
 
 @Module({
   imports: [
@@ -76,10 +64,8 @@ const CACHE_OUTCOMES: Partial<Record<IdempotencyEvent, IdempotencyOutcome>> = {
         storageTimeoutMs: redisSettings.commandTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
         storage: new RedisIdempotencyStorage(redis),
-        onEvent: (event: IdempotencyEvent, request: unknown) => {
-          const outcome = CACHE_OUTCOMES[event];
-          if (outcome) metrics.recordOutcome(request, outcome);
-        },
+        onOutcome: (outcome: IdempotencyOutcome, request: unknown) =>
+          metrics.recordOutcome(request, outcome),
       }),
     }),
     ThrottlingModule,

@@ -15,7 +15,7 @@ import { createClient } from 'redis';
 import { randomUUID } from 'node:crypto';
 import {
   Idempotent,
-  IdempotencyEvent,
+  IdempotencyOutcome,
   IdempotencyModule,
   RedisIdempotencyStorage,
 } from '../src/idempotency';
@@ -102,7 +102,7 @@ const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 async function startApp(
   kind: 'fastify' | 'express',
   storage: RedisScriptClient,
-  events: IdempotencyEvent[],
+  events: IdempotencyOutcome[],
   lockLeaseMs = 5000,
 ) {
   @Module({
@@ -113,7 +113,7 @@ async function startApp(
         lockTtlMs: 5000,
         lockLeaseMs,
         storageTimeoutMs: 100,
-        onEvent: (event) => events.push(event),
+        onOutcome: (outcome) => events.push(outcome),
       }),
     ],
     controllers: [ThingsController],
@@ -136,7 +136,7 @@ describe.each(['fastify', 'express'] as const)(
     const redis = createClient({ url: redisUrl });
     let app: INestApplication;
     let url: string;
-    let events: IdempotencyEvent[];
+    let events: IdempotencyOutcome[];
 
     beforeAll(() => redis.connect());
     afterAll(() => redis.quit());
@@ -172,7 +172,7 @@ describe.each(['fastify', 'express'] as const)(
       expect(second.headers.get('location')).toBe(`/things/${firstBody.id}`);
       expect(second.headers.get('idempotent-replayed')).toBe('true');
       expect(gate.runs).toBe(1);
-      expect(events).toEqual(['claimed', 'replayed']);
+      expect(events).toEqual(['created', 'replayed']);
     });
 
     it('names the same key in the bare and the quoted (sf-string) form', async () => {
@@ -255,7 +255,7 @@ describe.each(['fastify', 'express'] as const)(
 describe('IdempotencyInterceptor when its storage fails', () => {
   let app: INestApplication;
   let url: string;
-  const events: IdempotencyEvent[] = [];
+  const events: IdempotencyOutcome[] = [];
   afterEach(() => app.close());
 
   it.each([
@@ -285,7 +285,7 @@ describe('IdempotencyInterceptor when its storage fails', () => {
         body: JSON.stringify({ name: 'a' }),
       });
       expect(response.status).toBe(201);
-      expect(events).toEqual(['storage_degraded']);
+      expect(events).toEqual(['degraded', 'created']);
       // Bounded by the storage timeout (100 ms a call), not hung; generous margin for a loaded machine.
       expect(Date.now() - started).toBeLessThan(5000);
     },

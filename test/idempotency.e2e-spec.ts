@@ -3,7 +3,8 @@ import { createClient } from 'redis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';
-import { CreateOrderResult, OrdersService } from '../src/orders/orders.service';
+import { OrdersService } from '../src/orders/orders.service';
+import type { OrderView } from '../src/orders/dto/order.view';
 import type { IdempotencyContext } from '../src/idempotency';
 import { TcpProxy } from './support/tcp-proxy';
 import {
@@ -26,7 +27,7 @@ class HeldOrdersService extends OrdersService {
     userId: string,
     dto: CreateOrderDto,
     idem: IdempotencyContext,
-  ): Promise<CreateOrderResult> {
+  ): Promise<OrderView> {
     const held = HeldOrdersService.held;
     if (held) {
       HeldOrdersService.held = undefined;
@@ -153,6 +154,38 @@ describe('Idempotency over HTTP with real Postgres and Redis', () => {
       JSON.parse((await redis.get(redisKey(user, 'evicted-1')))!).state,
     ).toBe('completed');
   });
+
+  it.each([
+    ['another format version (a newer build in a rolling deploy)', 99],
+    ['no format version (an older build)', undefined],
+  ])(
+    'treats a Redis entry of %s as a miss: the database decides, nothing is misread',
+    async (_, version) => {
+      const user = newUser();
+      const token = tokenFor(user);
+      const first = await create(token, 'versioned');
+      const stored = JSON.parse(
+        (await redis.get(redisKey(user, 'versioned')))!,
+      );
+      expect(stored.v).toBe(1);
+      // The same entry, but written by a build whose format this one does not know.
+      const foreign = {
+        ...stored,
+        v: version,
+        body: { id: 'not-this-order', misread: true },
+      };
+      await redis.set(redisKey(user, 'versioned'), JSON.stringify(foreign), {
+        PX: 60_000,
+      });
+      const retry = await create(token, 'versioned');
+      expect(retry.status).toBe(201);
+      expect(retry.body).toEqual(first.body);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      const fresh = await create(token, 'versioned-fresh');
+      expect(fresh.status).toBe(201);
+      expect(await countOrders(user)).toBe(2);
+    },
+  );
 
   it('lets the database refuse a reused key when Redis no longer remembers it (422)', async () => {
     const user = newUser();

@@ -260,8 +260,8 @@ describe('GET /metrics (Prometheus, on the admin port)', () => {
     const after = await scrape();
     for (const [name, moved] of [
       ['created', 1],
-      ['replayed_cache', 1],
-      ['replayed_db', 1],
+      ['replayed', 1],
+      ['resolved', 1],
       ['key_reused', 1],
     ] as const)
       expect(value(after, outcome(name)) - value(before, outcome(name))).toBe(
@@ -269,7 +269,7 @@ describe('GET /metrics (Prometheus, on the admin port)', () => {
       );
   });
 
-  it('counts conflict_in_flight and redis_degraded too', async () => {
+  it('counts conflict_in_flight and degraded too', async () => {
     const proxy = await TcpProxy.start(process.env.REDIS_URL!);
     const slow = await createTestApp({
       env: {
@@ -293,7 +293,7 @@ describe('GET /metrics (Prometheus, on the admin port)', () => {
       expect((await createOrder(slow, token, 'c-2')).status).toBe(201);
       proxy.restore();
       const after = await scrapeSlow();
-      for (const name of ['conflict_in_flight', 'redis_degraded'])
+      for (const name of ['conflict_in_flight', 'degraded'])
         expect(
           value(after, outcome(name)) - value(before, outcome(name)),
         ).toBeGreaterThanOrEqual(1);

@@ -246,7 +246,7 @@ describe('structured request logs (LOG_LEVEL=info)', () => {
       }),
     ]);
     expect(byId('log-test-2')[0]).toMatchObject({
-      idempotency: 'replayed_cache',
+      idempotency: 'replayed',
     });
     expect(byId('log-test-3')[0]).toMatchObject({
       route: '/orders',

@@ -1,10 +1,28 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 
-/** What the interceptor learned about the request, for handlers that persist the key themselves. */
-export interface IdempotencyContext {
-  key: string;
-  scope: string;
-  fingerprint: string;
+/**
+ * What the interceptor learned about the request, for handlers that persist the key themselves. A
+ * handler that finds the request's original result (a retry whose first attempt committed) calls
+ * `markReplayed()`: the interceptor then sends `Idempotent-Replayed: true` and reports `resolved`.
+ *
+ * @example if (existing) { idempotency.markReplayed(); return existing; }
+ */
+export class IdempotencyContext {
+  private wasReplayed = false;
+
+  constructor(
+    readonly key: string,
+    readonly scope: string,
+    readonly fingerprint: string,
+  ) {}
+
+  get replayed(): boolean {
+    return this.wasReplayed;
+  }
+
+  markReplayed(): void {
+    this.wasReplayed = true;
+  }
 }
 
 const CONTEXT_PROPERTY = Symbol('idempotency');

@@ -1,12 +1,16 @@
 import { IdempotencyStorage } from './storage/idempotency-storage.interface';
 
-/** What the interceptor reports, for metrics and logs. */
-export type IdempotencyEvent =
-  | 'claimed' // key was free: the handler ran
-  | 'replayed' // a stored response was returned
-  | 'in_flight' // 409: the same request is still running
+/**
+ * What happened to an idempotent request, reported once through `onOutcome` (for metrics and logs).
+ * `degraded` is reported besides the final outcome when storage failed or timed out.
+ */
+export type IdempotencyOutcome =
+  | 'created' // the handler ran and succeeded
+  | 'replayed' // a stored response was sent again
+  | 'resolved' // the handler found the request's original result and returned it (a replay)
+  | 'conflict_in_flight' // 409: the same request is still running
   | 'key_reused' // 422: the key belongs to a different request
-  | 'storage_degraded'; // storage failed or timed out: the handler ran without the fast path
+  | 'degraded'; // storage failed or timed out: the handler ran without it
 
 /** Options a route can override with `@Idempotent({...})`. */
 export interface IdempotentRouteOptions {
@@ -47,6 +51,6 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
   storageTimeoutMs?: number;
   /** Prefix of storage keys. Default `idem:`. */
   keyPrefix?: string;
-  /** Called on every outcome, with the framework's request (metrics, request logs). */
-  onEvent?: (event: IdempotencyEvent, request: unknown) => void;
+  /** Called with each request's outcome and the framework's request (metrics, request logs). */
+  onOutcome?: (outcome: IdempotencyOutcome, request: unknown) => void;
 }

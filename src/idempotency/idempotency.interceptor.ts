@@ -14,7 +14,7 @@ import {
   attachIdempotencyContext,
   IdempotencyContext,
 } from './idempotency-context';
-import { IDEMPOTENT_ROUTE } from './idempotency.constants';
+import { IDEMPOTENT_ROUTE, REPLAYED_HEADER } from './idempotency.constants';
 import { HttpExchange } from './http-exchange';
 import {
   IdempotencyKeyReusedException,
@@ -23,7 +23,7 @@ import {
 import { parseIdempotencyKey } from './idempotency-key';
 import { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
 import type {
-  IdempotencyEvent,
+  IdempotencyOutcome,
   IdempotencyModuleOptions,
   IdempotentRouteOptions,
 } from './idempotency-options.interface';
@@ -46,13 +46,19 @@ interface HttpRequest {
   body?: unknown;
 }
 
+/** What claiming a key found: ours to run, someone's entry to answer from, or no storage to ask. */
+type ClaimResult =
+  | { kind: 'claimed' }
+  | { kind: 'taken'; entry: IdempotencyEntry }
+  | { kind: 'unavailable' };
+
 interface Claim {
   storageKey: string;
   lock: InFlightEntry;
   route: Required<IdempotentRouteOptions>;
   /** How long the lock outlives its last renewal: the wait for a retry after its owner died. */
   leaseMs: number;
-  /** The framework's request, handed to `onEvent`. */
+  /** The framework's request, handed to `onOutcome`. */
   request: HttpRequest;
 }
 
@@ -105,11 +111,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
       route,
       context.switchToHttp().getRequest<HttpRequest>(),
     );
-    const existing = await this.claimKey(claim);
-    if (existing)
-      return this.answerFromEntry(context, existing, idempotency.fingerprint);
-    // undefined: storage is unavailable, so there is no claim to keep, store or release.
-    const owned = existing === null;
+    const claimed = await this.claimKey(claim);
+    if (claimed.kind === 'taken')
+      return this.answerFromEntry(context, claimed.entry, idempotency);
+    // 'unavailable': storage failed, so there is no claim to keep, store or release.
+    const owned = claimed.kind === 'claimed';
     const stopRenewing = owned ? this.keepClaimAlive(claim) : undefined;
     let body: unknown;
     try {
@@ -117,11 +123,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       stopRenewing?.();
       if (owned) await this.releaseClaim(claim);
+      if (error instanceof IdempotencyKeyReusedException)
+        this.report('key_reused', claim.request);
       throw error;
     }
     stopRenewing?.();
+    this.reportSuccess(context, idempotency, claim.request);
     if (owned) await this.storeResponse(context, claim, body);
     return body;
+  }
+
+  /** `created`, or `resolved` when the handler found the original result (then marked replayed). */
+  private reportSuccess(
+    context: ExecutionContext,
+    idempotency: IdempotencyContext,
+    request: HttpRequest,
+  ): void {
+    if (!idempotency.replayed) return this.report('created', request);
+    this.exchange.setHeader(context, REPLAYED_HEADER, 'true');
+    this.report('resolved', request);
   }
 
   private routeOptions(
@@ -150,11 +170,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
     const scope = this.options.scope?.(request) ?? 'global';
     const path = request.url.split('?', 1)[0];
-    return {
+    return new IdempotencyContext(
       key,
       scope,
-      fingerprint: requestFingerprint(request.method, path, request.body),
-    };
+      requestFingerprint(request.method, path, request.body),
+    );
   }
 
   private newClaim(
@@ -174,16 +194,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return { storageKey, lock, route, leaseMs, request };
   }
 
-  /** null: the claim is ours. An entry: someone else's. undefined: storage unavailable, go on without it. */
-  private async claimKey(
-    claim: Claim,
-  ): Promise<IdempotencyEntry | null | undefined> {
+  private async claimKey(claim: Claim): Promise<ClaimResult> {
     try {
       const existing = await this.bounded(
         this.storage.claim(claim.storageKey, claim.lock, claim.leaseMs),
       );
-      this.report(existing ? undefined : 'claimed', claim.request);
-      return existing;
+      return existing
+        ? { kind: 'taken', entry: existing }
+        : { kind: 'claimed' };
     } catch (error) {
       this.degraded('claim', error, claim.request);
       // A claim that timed out may still land later; queue its release behind it so that no
@@ -191,7 +209,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       this.storage
         .release(claim.storageKey, claim.lock.token)
         .catch(() => undefined);
-      return undefined;
+      return { kind: 'unavailable' };
     }
   }
 
@@ -206,14 +224,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private answerFromEntry(
     context: ExecutionContext,
     entry: IdempotencyEntry,
-    fingerprint: string,
+    idempotency: IdempotencyContext,
   ): unknown {
-    if (entry.fingerprint !== fingerprint) {
+    if (entry.fingerprint !== idempotency.fingerprint) {
       this.report('key_reused', context.switchToHttp().getRequest());
       throw new IdempotencyKeyReusedException();
     }
     if (entry.state === 'in_flight') {
-      this.report('in_flight', context.switchToHttp().getRequest());
+      this.report('conflict_in_flight', context.switchToHttp().getRequest());
       // The owner finishes or its lease lapses within one lease, whichever comes first.
       const lease = this.options.lockLeaseMs ?? 5000;
       const retryAfter = Math.max(
@@ -272,11 +290,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
-   * Counted every time (through `onEvent`), logged at most once per DEGRADED_LOG_INTERVAL_MS with the
+   * Counted every time (through `onOutcome`), logged at most once per DEGRADED_LOG_INTERVAL_MS with the
    * number left unlogged: a storage outage under load must not become a log flood.
    */
   private degraded(operation: string, error: unknown, request: unknown): void {
-    this.report('storage_degraded', request);
+    this.report('degraded', request);
     const now = Date.now();
     if (now - this.lastDegradedLog < DEGRADED_LOG_INTERVAL_MS) {
       this.unloggedDegraded++;
@@ -291,7 +309,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  private report(event: IdempotencyEvent | undefined, request: unknown): void {
-    if (event) this.options.onEvent?.(event, request);
+  private report(outcome: IdempotencyOutcome, request: unknown): void {
+    this.options.onOutcome?.(outcome, request);
   }
 }

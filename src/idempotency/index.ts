@@ -2,10 +2,12 @@ export { IdempotencyModule } from './idempotency.module';
 export { IdempotencyInterceptor } from './idempotency.interceptor';
 export { Idempotent } from './idempotent.decorator';
 export {
+  IdempotencyContext,
   IdempotencyRequest,
   readIdempotencyContext,
 } from './idempotency-context';
-export type { IdempotencyContext } from './idempotency-context';
+export { insertOnce } from './insert-once';
+export type { InsertOnceSteps } from './insert-once';
 export { IDEMPOTENT_ROUTE, REPLAYED_HEADER } from './idempotency.constants';
 export * from './idempotency.exceptions';
 export * from './idempotency-options.interface';
@@ -21,5 +23,9 @@ export {
 } from './idempotency-key';
 export * from './storage/idempotency-storage.interface';
 export { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
-export { RedisIdempotencyStorage } from './storage/redis.storage';
+export {
+  ENTRY_FORMAT_VERSION,
+  RedisIdempotencyStorage,
+  UnreadableEntryError,
+} from './storage/redis.storage';
 export type { RedisScriptClient } from './storage/redis.storage';

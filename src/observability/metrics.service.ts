@@ -11,8 +11,8 @@ import { PG_POOL } from '../database/pg-pool.module';
 import { REDIS_CONNECTION } from '../redis/redis.module';
 import { isRedisReady } from '../redis/redis-connection';
 import type { RedisConnection } from '../redis/redis-connection';
-import { IdempotencyOutcome, tagRequest } from './request-tags';
-
+import type { IdempotencyOutcome } from '../idempotency';
+import { tagRequest } from './request-tags';
 
 /** The Prometheus registry of this process, served at GET /metrics. */
 @Injectable()
@@ -29,7 +29,7 @@ export class MetricsService {
 
   private readonly outcomes = new Counter({
     name: 'orders_idempotency_outcomes_total',
-    help: 'POST /orders outcomes: created, replayed_cache, replayed_db, conflict_in_flight, key_reused, redis_degraded',
+    help: 'Idempotent request outcomes: created, replayed (stored response), resolved (found by the handler), conflict_in_flight, key_reused, degraded',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -77,8 +77,8 @@ export class MetricsService {
     this.outcomes.inc({ outcome });
     tagRequest(
       request,
-      outcome === 'redis_degraded'
-        ? { redisDegraded: true }
+      outcome === 'degraded'
+        ? { idempotencyDegraded: true }
         : { idempotency: outcome },
     );
   }

@@ -32,7 +32,7 @@ export function logRequest(
     durationMs: Math.round(durationMs * 1000) / 1000,
     userId: tags.userId,
     idempotency: tags.idempotency,
-    redisDegraded: tags.redisDegraded,
+    idempotencyDegraded: tags.idempotencyDegraded,
   };
   if (status >= 500) log.error(line, 'request');
   else log.info(line, 'request');

@@ -1,16 +1,11 @@
-/** What a request's log line and metrics say about it, beyond method, route and status. */
-export type IdempotencyOutcome =
-  | 'created'
-  | 'replayed_cache'
-  | 'replayed_db'
-  | 'conflict_in_flight'
-  | 'key_reused'
-  | 'redis_degraded';
+import type { IdempotencyOutcome } from '../idempotency';
 
+/** What a request's log line and metrics say about it, beyond method, route and status. */
 export interface RequestTags {
   userId?: string;
-  idempotency?: IdempotencyOutcome;
-  redisDegraded?: boolean;
+  /** The idempotency library's outcome (`degraded` is kept apart: it accompanies another one). */
+  idempotency?: Exclude<IdempotencyOutcome, 'degraded'>;
+  idempotencyDegraded?: boolean;
   /** The matched route pattern (`/orders/:id`), not the raw URL. */
   route?: string;
 }

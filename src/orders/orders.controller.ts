@@ -21,17 +21,11 @@ import type { FastifyReply } from 'fastify';
 import { CurrentUser } from '../auth/authenticated-user';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { ApiError, ErrorCode, OrderNotFoundError } from '../common/errors';
-import {
-  Idempotent,
-  IdempotencyKeyReusedException,
-  IdempotencyRequest,
-  REPLAYED_HEADER,
-} from '../idempotency';
+import { Idempotent, IdempotencyRequest } from '../idempotency';
 import type { IdempotencyContext } from '../idempotency';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
 import { OrderPage, OrderView } from './dto/order.view';
-import { MetricsService } from '../observability/metrics.service';
 import { OrdersService } from './orders.service';
 
 const anyUuid = new ParseUUIDPipe({
@@ -57,10 +51,7 @@ const anyUuid = new ParseUUIDPipe({
 )
 @Controller('orders')
 export class OrdersController {
-  constructor(
-    private readonly orders: OrdersService,
-    private readonly metrics: MetricsService,
-  ) {}
+  constructor(private readonly orders: OrdersService) {}
 
   @Post()
   @Idempotent()
@@ -129,19 +120,10 @@ export class OrdersController {
     @IdempotencyRequest() idempotency: IdempotencyContext,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderView> {
-    const { order, replayed } = await this.orders
-      .create(user.id, dto, idempotency)
-      .catch((error: unknown) => {
-        if (error instanceof IdempotencyKeyReusedException)
-          this.metrics.recordOutcome(reply.request, 'key_reused');
-        throw error;
-      });
-    this.metrics.recordOutcome(
-      reply.request,
-      replayed ? 'replayed_db' : 'created',
-    );
+    // A retry the database resolves is marked on the idempotency context; the interceptor then sends
+    // Idempotent-Replayed and reports the outcome.
+    const order = await this.orders.create(user.id, dto, idempotency);
     reply.header('Location', `/orders/${order.id}`);
-    if (replayed) reply.header(REPLAYED_HEADER, 'true');
     return order;
   }
 

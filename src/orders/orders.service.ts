@@ -3,10 +3,8 @@ import type { ConfigType } from '@nestjs/config';
 import { createHash } from 'node:crypto';
 import type { Pool, QueryResultRow } from 'pg';
 import { isUniqueViolationOf, OrderNotFoundError } from '../common/errors';
-import {
-  IdempotencyContext,
-  IdempotencyKeyReusedException,
-} from '../idempotency';
+import { insertOnce } from '../idempotency';
+import type { IdempotencyContext } from '../idempotency';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { OrderPage, OrderView } from './dto/order.view';
 import { decodeCursor, encodeCursor } from './order-cursor';
@@ -29,12 +27,6 @@ import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
 /** Writes queued for a slot at once; past it a create answers 503 at once (retry-safe). */
 const MAX_WAITING_WRITES = 1000;
 
-export interface CreateOrderResult {
-  order: OrderView;
-  /** True when the key had already created this order: the caller is retrying. */
-  replayed: boolean;
-}
-
 @Injectable()
 export class OrdersService {
   /** Writes never hold the whole pool: a table that blocks writes leaves reads their connections. */
@@ -53,15 +45,42 @@ export class OrdersService {
   }
 
   /**
-   * Inserts the order; the unique (user_id, idempotency_key) index decides between racing retries.
-   * The loser's insert waits for the winner's commit, fails with 23505, and resolves to the winner's
-   * order. That holds without Redis, so no path can create a second order for one key.
+   * Inserts the order once: the unique (user_id, idempotency_key) index decides between racing
+   * retries. The loser's insert waits for the winner's commit, fails with 23505, and resolves to the
+   * winner's order (insertOnce marks it replayed). That holds without Redis, so no path can create a
+   * second order for one key.
    */
-  async create(
+  create(
     userId: string,
     dto: CreateOrderDto,
     idempotency: IdempotencyContext,
-  ): Promise<CreateOrderResult> {
+  ): Promise<OrderView> {
+    return insertOnce(idempotency, {
+      insert: () => this.insert(userId, dto, idempotency),
+      isDuplicateKey: (error) =>
+        isUniqueViolationOf(error, ORDERS_IDEMPOTENCY_CONSTRAINT),
+      loadExisting: async () => {
+        const [existing] = await this.query<OrderRow>(SELECT_ORDER_BY_KEY, [
+          userId,
+          idempotency.key,
+        ]);
+        // A replay is the original response, on this path as on Redis's: the order as it was
+        // created (status "created"), even if it was cancelled since. GET tells its current state.
+        return existing
+          ? {
+              fingerprint: existing.request_fingerprint ?? '',
+              result: toView({ ...existing, status: 'created' }),
+            }
+          : undefined;
+      },
+    });
+  }
+
+  private async insert(
+    userId: string,
+    dto: CreateOrderDto,
+    idempotency: IdempotencyContext,
+  ): Promise<OrderView> {
     const items = dto.items.map(({ sku, quantity, unitPriceCents }) => ({
       sku,
       quantity,
@@ -70,34 +89,27 @@ export class OrdersService {
     const note = dto.note ?? null;
     const total = totalCents(dto).toString();
     await this.faults.beforeInsert();
-    try {
-      const [inserted] = await this.write<Pick<OrderRow, 'id' | 'created_at'>>(
-        INSERT_ORDER,
-        [
-          userId,
-          idempotency.key,
-          idempotency.fingerprint,
-          dto.currency,
-          JSON.stringify(items),
-          total,
-          note,
-        ],
-      );
-      this.faults.afterInsert();
-      const row: OrderRow = {
-        ...inserted,
-        status: 'created',
-        currency: dto.currency,
-        items,
-        total_cents: total,
+    const [inserted] = await this.write<Pick<OrderRow, 'id' | 'created_at'>>(
+      INSERT_ORDER,
+      [
+        userId,
+        idempotency.key,
+        idempotency.fingerprint,
+        dto.currency,
+        JSON.stringify(items),
+        total,
         note,
-      };
-      return { order: toView(row), replayed: false };
-    } catch (error) {
-      if (!isUniqueViolationOf(error, ORDERS_IDEMPOTENCY_CONSTRAINT))
-        throw error;
-      return this.resolveExisting(userId, idempotency);
-    }
+      ],
+    );
+    this.faults.afterInsert();
+    return toView({
+      ...inserted,
+      status: 'created',
+      currency: dto.currency,
+      items,
+      total_cents: total,
+      note,
+    });
   }
 
   async findOne(userId: string, id: string): Promise<OrderView> {
@@ -137,28 +149,6 @@ export class OrdersService {
     const rows = await this.write<OrderRow>(CANCEL_ORDER, [id, userId]);
     if (!rows[0]) throw new OrderNotFoundError();
     return toView(rows[0]);
-  }
-
-  private async resolveExisting(
-    userId: string,
-    idempotency: IdempotencyContext,
-  ): Promise<CreateOrderResult> {
-    const [existing] = await this.query<OrderRow>(SELECT_ORDER_BY_KEY, [
-      userId,
-      idempotency.key,
-    ]);
-    if (!existing)
-      throw new Error(
-        'unique violation on the idempotency key, but no order holds the key',
-      );
-    if (existing.request_fingerprint !== idempotency.fingerprint)
-      throw new IdempotencyKeyReusedException();
-    // A replay is the original response, on this path as on Redis's: the order as it was created
-    // (status "created"), even if it was cancelled since. GET /orders/:id tells its current state.
-    return {
-      order: toView({ ...existing, status: 'created' }),
-      replayed: true,
-    };
   }
 
   private write<T>(sql: string, values: unknown[]): Promise<T[]> {

@@ -87,7 +87,8 @@ export function commanderFor(connection: RedisConnection): RedisCommander {
     case 'cluster': {
       const { client } = connection;
       return {
-        sendCommand: (args) => client.sendCommand(commandKey(args), false, args),
+        sendCommand: (args) =>
+          client.sendCommand(commandKey(args), false, args),
       };
     }
     case 'sentinel': {
@@ -132,7 +133,7 @@ export function isRedisReady(connection: RedisConnection): boolean {
 }
 
 function connect(connection: RedisConnection, failure: string): void {
-  void (connection.client.connect() as Promise<unknown>).catch(
-    (error: Error) => logger.warn(`${failure}: ${error.message}`),
+  void (connection.client.connect() as Promise<unknown>).catch((error: Error) =>
+    logger.warn(`${failure}: ${error.message}`),
   );
 }

@@ -21,6 +21,38 @@ export interface RedisScriptClient {
   runScript(source: string, key: string, args: string[]): Promise<unknown>;
 }
 
+/**
+ * The format of every entry this storage writes. A rolling deploy runs two builds against one Redis:
+ * an entry of another version is unreadable to this one, and a claim that meets it fails with
+ * UnreadableEntryError, so the caller goes on without storage (the application's own constraint
+ * decides) instead of misreading it.
+ */
+export const ENTRY_FORMAT_VERSION = 1;
+
+export class UnreadableEntryError extends Error {
+  constructor(detail: string) {
+    super(`stored idempotency entry is unreadable: ${detail}`);
+    this.name = 'UnreadableEntryError';
+  }
+}
+
+function serialize(entry: IdempotencyEntry): string {
+  return JSON.stringify({ v: ENTRY_FORMAT_VERSION, ...entry });
+}
+
+function parseEntry(text: string): IdempotencyEntry {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UnreadableEntryError('not JSON');
+  }
+  const { v, ...entry } = (parsed ?? {}) as { v?: unknown };
+  if (v !== ENTRY_FORMAT_VERSION)
+    throw new UnreadableEntryError(`format version ${String(v)}`);
+  return entry as IdempotencyEntry;
+}
+
 /** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
 const WHILE_OWNER = `local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
@@ -59,7 +91,7 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
     const previous = await this.redis.sendCommand([
       'SET',
       key,
-      JSON.stringify(lock),
+      serialize(lock),
       'NX',
       'PX',
       String(lockTtlMs),
@@ -67,11 +99,11 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
     ]);
     return previous === null || previous === undefined
       ? null
-      : (JSON.parse(
+      : parseEntry(
           typeof previous === 'string'
             ? previous
             : (previous as Buffer).toString(),
-        ) as IdempotencyEntry);
+        );
   }
 
   async complete(
@@ -82,7 +114,7 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
   ): Promise<boolean> {
     const reply = await this.redis.runScript(COMPLETE_IF_OWNER, key, [
       token,
-      JSON.stringify(entry),
+      serialize(entry),
       String(ttlMs),
     ]);
     return Number(reply) === 1;
