@@ -104,8 +104,21 @@ describe('a Redis that stops answering but keeps its connections open, for 60 s 
     async () => {
       const user = newUser();
       const token = tokenFor(user);
+      const heapSamples: number[] = [];
+      // A failed call says what the app was doing: its exit status, heap samples and last output.
       const create = (key: string): Promise<Sent> =>
-        send(app.url, 'POST', '/orders', { token, key, body: validOrder() });
+        send(app.url, 'POST', '/orders', {
+          token,
+          key,
+          body: validOrder(),
+        }).catch((error: Error) => {
+          const exit = `${app.child.exitCode} ${app.child.signalCode}`;
+          throw new Error(
+            `${key}: ${error.message} ${String(error.cause)}; app exit ${exit}; ` +
+              `heap MiB ${heapSamples.map((b) => Math.round(b / MiB)).join(',')}\n` +
+              app.output().slice(-4000),
+          );
+        });
       const stored = async (key: string) =>
         (await redis.exists(idempotencyRedisKey(user, key))) === 1;
       expect((await create('warm')).status).toBe(201);
@@ -115,7 +128,6 @@ describe('a Redis that stops answering but keeps its connections open, for 60 s 
       proxy.stall();
       const statuses = new Map<number, number>();
       const keys: string[] = [];
-      const heapSamples: number[] = [];
       const stallEnds = Date.now() + STALL_MS;
       let sampled = Date.now();
       // About 50 creates a second, 10 at a time, for the whole stall.
