@@ -301,7 +301,7 @@ describe('RedisIdempotencyStorage', () => {
     state: 'in_flight' as const,
     fingerprint: 'f',
     token,
-    expiresAt: Date.now() + 1000,
+    renewUntil: Date.now() + 1000,
   });
   const done = {
     state: 'completed' as const,

@@ -11,15 +11,12 @@ import type { CompletedEntry } from './storage/idempotency-storage.interface';
  * @example new HttpExchange(adapterHost, reflector, ['location']).replay(context, entry)
  */
 export class HttpExchange {
-  private readonly storedHeaders: string[];
-
+  /** `storedHeaders`: lower-case names of the response headers worth replaying. */
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly reflector: Reflector,
-    storedHeaders: string[],
-  ) {
-    this.storedHeaders = storedHeaders.map((name) => name.toLowerCase());
-  }
+    private readonly storedHeaders: string[],
+  ) {}
 
   /** The status Nest will send: `@HttpCode()` or the method's default (201 for POST). */
   status(context: ExecutionContext): number {

@@ -29,3 +29,4 @@ export {
   UnreadableEntryError,
 } from './storage/redis.storage';
 export type { RedisScriptClient } from './storage/redis.storage';
+export { storageKeyFor, DEFAULT_KEY_PREFIX } from './storage-key';

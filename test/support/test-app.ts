@@ -1,7 +1,8 @@
 import { ModuleMetadata } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { storageKeyFor } from '../../src/idempotency';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
@@ -143,7 +144,7 @@ export async function countOrders(t: TestApp, userId: string): Promise<number> {
   return rows[0].n;
 }
 
-/** Where the app keeps a key's lock or response in Redis: `idem:<user>:<sha256(key)>`. */
+/** Where the app keeps a key's lock or response in Redis (the library's own key function). */
 export function idempotencyRedisKey(userId: string, key: string): string {
-  return `idem:${encodeURIComponent(userId)}:${createHash('sha256').update(key).digest('hex')}`;
+  return storageKeyFor(userId, key);
 }

@@ -4,8 +4,8 @@ export interface InFlightEntry {
   fingerprint: string;
   /** Random per claim: only the claimant may complete or release it. */
   token: string;
-  /** Epoch ms after which the claim is never renewed again (its owner's hard deadline). */
-  expiresAt: number;
+  /** Epoch ms after which its owner never renews it again (the lock TTL's hard deadline). */
+  renewUntil: number;
 }
 
 /** The stored response of a request that succeeded. */

@@ -7,6 +7,8 @@ import {
 
 /**
  * Single-process storage: the module's default and a test double. Not for more than one instance.
+ * Bounded: past `maxEntries` keys the oldest entry goes first (a lost entry is a miss, which the
+ * application's own constraint resolves).
  *
  * @example IdempotencyModule.forRoot({ storage: new InMemoryIdempotencyStorage() })
  */
@@ -16,7 +18,10 @@ export class InMemoryIdempotencyStorage implements IdempotencyStorage {
     { entry: IdempotencyEntry; expiresAt: number }
   >();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 10_000,
+  ) {}
 
   claim(
     key: string,
@@ -25,6 +30,8 @@ export class InMemoryIdempotencyStorage implements IdempotencyStorage {
   ): Promise<IdempotencyEntry | null> {
     const existing = this.read(key);
     if (existing) return Promise.resolve(existing);
+    if (this.entries.size >= this.maxEntries)
+      this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { entry: lock, expiresAt: this.now() + lockTtlMs });
     return Promise.resolve(null);
   }

@@ -1,0 +1,46 @@
+import { DEFAULT_KEY_PATTERN } from './idempotency-key';
+import type {
+  IdempotencyModuleOptions,
+  IdempotentRouteOptions,
+} from './idempotency-options.interface';
+import { DEFAULT_KEY_PREFIX } from './storage-key';
+
+/** The module's options with every default filled in, once. */
+export type ResolvedIdempotencyOptions = Required<
+  Omit<IdempotencyModuleOptions, 'storage' | 'onOutcome'>
+> &
+  Pick<IdempotencyModuleOptions, 'onOutcome'>;
+
+export function resolveOptions(
+  options: IdempotencyModuleOptions,
+): ResolvedIdempotencyOptions {
+  return {
+    headerName: options.headerName ?? 'Idempotency-Key',
+    keyPattern: options.keyPattern ?? DEFAULT_KEY_PATTERN,
+    scope: options.scope ?? (() => 'global'),
+    storeStatus:
+      options.storeStatus ?? ((status) => status >= 200 && status < 300),
+    storedHeaders: (options.storedHeaders ?? ['location']).map((name) =>
+      name.toLowerCase(),
+    ),
+    lockLeaseMs: options.lockLeaseMs ?? 5000,
+    storageTimeoutMs: options.storageTimeoutMs ?? 250,
+    keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
+    required: options.required ?? true,
+    ttlSeconds: options.ttlSeconds ?? 86400,
+    lockTtlMs: options.lockTtlMs ?? 30000,
+    onOutcome: options.onOutcome,
+  };
+}
+
+/** A route's `@Idempotent({...})` over the module's resolved defaults. */
+export function resolveRouteOptions(
+  defaults: ResolvedIdempotencyOptions,
+  route: IdempotentRouteOptions | undefined,
+): Required<IdempotentRouteOptions> {
+  return {
+    required: route?.required ?? defaults.required,
+    ttlSeconds: route?.ttlSeconds ?? defaults.ttlSeconds,
+    lockTtlMs: route?.lockTtlMs ?? defaults.lockTtlMs,
+  };
+}
