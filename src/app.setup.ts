@@ -25,6 +25,7 @@ import { tagRequest } from './observability/request-tags';
 import { PinoLogger } from 'nestjs-pino';
 import { AppValidationPipe } from './common/app-validation.pipe';
 import { securityHeaders } from './common/security-headers';
+import { retrySemanticsTable } from './common/retry-semantics';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
@@ -72,14 +73,9 @@ Orders whose creation is always safe to retry.
 **Retry semantics.** Every \`POST /orders\` carries an \`Idempotency-Key\` (unique per order, e.g. a UUID).
 Keys are scoped to the authenticated user.
 
-| Situation | Status | Code | Headers |
-|---|---|---|---|
-| First request | 201 | - | Location |
-| Retry, same key and body, first one finished | 201 (same body) | - | Location, Idempotent-Replayed: true |
-| Retry while the first is still running | 409 | IDEMPOTENCY_REQUEST_IN_PROGRESS | Retry-After |
-| Same key, different body (or method/path) | 422 | IDEMPOTENCY_KEY_REUSED | - |
-| Missing / malformed key | 400 | MISSING_IDEMPOTENCY_KEY / INVALID_IDEMPOTENCY_KEY | - |
-| Any 4xx/5xx | as is | - | nothing is remembered: a corrected retry with the same key runs again |
+${retrySemanticsTable()}
+
+Any 4xx or 5xx is not remembered: a corrected retry with the same key runs again.
 
 Two windows. Redis replays a stored response for IDEMPOTENCY_TTL_SECONDS (default 24 h). Postgres
 resolves the key to the original order for IDEMPOTENCY_KEY_RETENTION_SECONDS (default 48 h, never shorter

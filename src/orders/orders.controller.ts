@@ -21,7 +21,11 @@ import type { FastifyReply } from 'fastify';
 import { CurrentUser } from '../auth/authenticated-user';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { ApiError, ErrorCode, OrderNotFoundError } from '../common/errors';
-import { Idempotent, IdempotencyRequest } from '../idempotency';
+import {
+  DEFAULT_KEY_PATTERN,
+  Idempotent,
+  IdempotencyRequest,
+} from '../idempotency';
 import type { IdempotencyContext } from '../idempotency';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
@@ -73,7 +77,7 @@ export class OrdersController {
       type: 'string',
       minLength: 1,
       maxLength: 255,
-      pattern: '^[\\x21-\\x7E]{1,255}$',
+      pattern: DEFAULT_KEY_PATTERN.source,
     },
   })
   @ApiCreatedResponse({
