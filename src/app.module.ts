@@ -7,6 +7,7 @@ import { AuthenticatedRequest } from './auth/authenticated-user';
 import {
   allConfigs,
   databaseConfig,
+  isTestRun,
   idempotencyConfig,
   redisConfig,
 } from './config';
@@ -30,7 +31,7 @@ import type { RedisScripting } from './redis/redis-commander';
   imports: [
     ConfigModule.forRoot({
       isGlobal: true,
-      ignoreEnvFile: process.env.NODE_ENV === 'test',
+      ignoreEnvFile: isTestRun(),
       load: allConfigs,
     }),
     TypeOrmModule.forRootAsync({

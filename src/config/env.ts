@@ -11,6 +11,11 @@ export class InvalidEnvironmentError extends Error {
 
 type Source = Record<string, string | undefined>;
 
+/** Under the test runner, the environment comes from the tests alone (no .env file). */
+export function isTestRun(source: Source = process.env): boolean {
+  return source.NODE_ENV === 'test';
+}
+
 function raw(source: Source, name: string): string | undefined {
   const value = source[name];
   return value === undefined || value.trim() === '' ? undefined : value.trim();

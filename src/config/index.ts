@@ -4,7 +4,7 @@ export { databaseConfig } from './database.config';
 export { idempotencyConfig } from './idempotency.config';
 export { operationsConfig } from './operations.config';
 export { redisConfig } from './redis.config';
-export { InvalidEnvironmentError } from './env';
+export { InvalidEnvironmentError, isTestRun } from './env';
 
 import { appConfig } from './app.config';
 import { authConfig } from './auth.config';

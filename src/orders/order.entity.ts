@@ -50,7 +50,10 @@ export class OrderEntity {
   @Column({ type: 'jsonb' })
   items: OrderItem[];
 
-  /** bigint: node-postgres returns it as a string, kept exact end to end. */
+  /**
+   * bigint: node-postgres returns it as a string. The API renders it as a JSON number, which stays
+   * exact: the largest possible total (100 items x 1,000 x 1e9 cents = 1e14) is far below 2^53.
+   */
   @Column({ name: 'total_cents', type: 'bigint' })
   totalCents: string;
 
