@@ -14,6 +14,7 @@ import {
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { runMigrationsExclusively } from './database/run-migrations';
 import { PgPoolModule } from './database/pg-pool.module';
+import { isPermanentDatabaseError } from './startup-failure';
 import { HealthModule } from './health/health.module';
 import {
   IdempotencyOutcome,
@@ -39,7 +40,13 @@ import type { RedisScripting } from './redis/redis-commander';
       // Migrations run here, one instance at a time, before the app's own pool opens.
       useFactory: async (database: ConfigType<typeof databaseConfig>) => {
         if (database.migrationsRun) await runMigrationsExclusively(database);
-        return buildTypeOrmOptions({ ...database, migrationsRun: false });
+        return {
+          ...buildTypeOrmOptions({ ...database, migrationsRun: false }),
+          // A missing database or wrong password is not fixed by waiting: fail at once.
+          retryAttempts: 3,
+          retryDelay: 1000,
+          toRetry: (error: unknown) => !isPermanentDatabaseError(error),
+        };
       },
     }),
     PgPoolModule,

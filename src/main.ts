@@ -1,16 +1,17 @@
 import 'reflect-metadata';
-import { ConfigType } from '@nestjs/config';
+import { ConfigService, ConfigType } from '@nestjs/config';
+import { DataSource } from 'typeorm';
+import { REDIS_COMMANDER } from './redis/redis.module';
+import type { RedisScripting } from './redis/redis-commander';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AdminServer } from './observability/admin-server';
 import { configureApp, createFastifyAdapter } from './app.setup';
-import {
-  appConfig,
-  InvalidEnvironmentError,
-  validateEnvironment,
-} from './config';
+import { appConfig, validateEnvironment } from './config';
+import { rawDatabaseUrl } from './config/database.config';
+import { describeStartupFailure } from './startup-failure';
 import { readHttpServerLimits, readTrustProxy } from './config/app.config';
 
 async function bootstrap(): Promise<void> {
@@ -18,14 +19,43 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule,
     createFastifyAdapter(readTrustProxy(), readHttpServerLimits()),
-    { abortOnError: false, bufferLogs: true },
+    { abortOnError: false, bufferLogs: true, logger: ['fatal'] },
   );
   app.useLogger(app.get(Logger));
   await configureApp(app);
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   closeOnSignals(app, config);
   await app.listen(config.port, config.host);
-  await app.get(AdminServer).listen();
+  const adminUrl = await app.get(AdminServer).listen();
+  await logStartup(app, adminUrl);
+}
+
+/** One line once up: where it listens, the docs, the schema's migrations, and whether Redis answered. */
+async function logStartup(
+  app: NestFastifyApplication,
+  adminUrl: string,
+): Promise<void> {
+  const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  const migrations = await app
+    .get(DataSource)
+    .query<{ n: number }[]>('SELECT count(*)::int AS n FROM migrations')
+    .then((rows) => `${rows[0].n} migrations applied`)
+    .catch(() => 'migrations table not readable');
+  const redis = app.get(ConfigService).getOrThrow<{ mode: string }>('redis');
+  const redisState = await app
+    .get<RedisScripting>(REDIS_COMMANDER)
+    .sendCommand(['PING'])
+    .then(
+      () => 'answering',
+      () => 'not answering (serving without it)',
+    );
+  app
+    .get(Logger)
+    .log(
+      `orders listening on ${url} (docs ${url}/docs, metrics ${adminUrl}/metrics); ` +
+        `${migrations}; Redis ${redis.mode} ${redisState}`,
+      'Startup',
+    );
 }
 
 /**
@@ -53,18 +83,10 @@ function closeOnSignals(
 }
 
 bootstrap().catch((error: unknown) => {
-  // A bad variable is an operator's mistake: one line naming it, no stack trace.
-  const invalidEnv = findInvalidEnvironment(error);
-  if (invalidEnv) console.error(invalidEnv.message);
+  // An operator's mistake (a bad variable, a missing database) gets one line saying what to fix,
+  // no stack trace; anything else is a bug and keeps its stack.
+  const known = describeStartupFailure(error, rawDatabaseUrl());
+  if (known) console.error(known);
   else console.error('orders failed to start:', error);
   process.exit(1);
 });
-
-function findInvalidEnvironment(
-  error: unknown,
-): InvalidEnvironmentError | undefined {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if (current instanceof InvalidEnvironmentError) return current;
-  }
-  return undefined;
-}

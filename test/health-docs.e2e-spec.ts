@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TcpProxy } from './support/tcp-proxy';
 import { createTestApp, send, TestApp } from './support/test-app';
@@ -128,18 +131,85 @@ describe('Health and API docs', () => {
 
 describe('Start-up configuration', () => {
   const run = promisify(execFile);
-
-  it('stops with one line naming a missing variable', async () => {
-    const env = { ...process.env, JWT_SECRET: '', NODE_ENV: 'test' };
-    const result = await run(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
-      { env },
-    ).catch((error: { code: number; stderr: string }) => error);
-    expect('code' in result && result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(
-      'Invalid environment variable JWT_SECRET: must be set',
+  /** The production build, as `npm run start:prod` runs it; resolves with its exit code and output. */
+  const start = (env: Record<string, string>) =>
+    run(process.execPath, ['dist/main.js'], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        PORT: '0',
+        ADMIN_PORT: '0',
+        ...env,
+      },
+      timeout: 20_000,
+    }).catch(
+      (error: { code: number; stdout: string; stderr: string }) => error,
     );
+
+  it('stops with one line per invalid variable, naming each', async () => {
+    const result = await start({
+      JWT_SECRET: '',
+      THROTTLE_LIMIT: 'many',
+      LOG_LEVEL: 'loud',
+    });
+    expect('code' in result && result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'Invalid environment variable JWT_SECRET: must be set',
+      'Invalid environment variable LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent',
+      'Invalid environment variable THROTTLE_LIMIT: "many" is not an integer',
+    ]);
+  });
+
+  it('stops at once with one line saying how to create a missing database', async () => {
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = '/orders_test_missing_database';
+    const started = Date.now();
+    const result = await start({
+      DATABASE_URL: url.toString(),
+      DB_MIGRATIONS_RUN: 'true',
+    });
+    expect('code' in result && result.code).toBe(1);
+    expect(`${result.stdout}${result.stderr}`.trim()).toBe(
+      `Database "orders_test_missing_database" does not exist on ${url.hostname}:${url.port}: ` +
+        `create it (createdb -h ${url.hostname} -U ${url.username} orders_test_missing_database) or fix DATABASE_URL`,
+    );
+    // Not 28 s of retries: a missing database is not fixed by waiting.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('refuses to start on a build without its migrations (instead of serving 500s on an empty schema)', async () => {
+    // A copy of the build without dist/migrations, next to the project's node_modules.
+    const dir = mkdtempSync(join(tmpdir(), 'orders-no-migrations-'));
+    try {
+      cpSync('dist', join(dir, 'dist'), {
+        recursive: true,
+        filter: (path) => !/dist\/migrations/.test(path),
+      });
+      symlinkSync(
+        join(process.cwd(), 'node_modules'),
+        join(dir, 'node_modules'),
+      );
+      const result = await run(
+        process.execPath,
+        [join(dir, 'dist', 'main.js')],
+        {
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            PORT: '0',
+            ADMIN_PORT: '0',
+            DB_MIGRATIONS_RUN: 'true',
+          },
+          timeout: 20_000,
+        },
+      ).catch((error: { code: number; stderr: string }) => error);
+      expect('code' in result && result.code).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /^DB_MIGRATIONS_RUN is true but no migrations were found/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,10 @@
 import { registerAs } from '@nestjs/config';
-import { InvalidEnvironmentError, optionalInt, optionalString } from './env';
+import {
+  InvalidEnvironmentError,
+  invalidVariable,
+  optionalInt,
+  optionalString,
+} from './env';
 
 export const appConfig = registerAs('app', () => ({
   port: optionalInt('PORT', 3000, { min: 0, max: 65535 }),
@@ -32,9 +37,10 @@ export function readTrustProxy(): boolean | string[] {
   const entries = value.split(',').map((entry) => entry.trim());
   if (entries.every((entry) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)))
     return entries;
-  throw new InvalidEnvironmentError(
+  return invalidVariable(
     'TRUST_PROXY',
     `"${value}" is not true, false or a list of IPs/CIDRs`,
+    false,
   );
 }
 

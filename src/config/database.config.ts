@@ -8,6 +8,13 @@ import {
 
 export const databaseConfig = registerAs('database', readDatabaseConfig);
 
+/** DATABASE_URL as set, even when invalid: start-up diagnostics name its host and database. */
+export function rawDatabaseUrl(
+  source: Record<string, string | undefined> = process.env,
+): string | undefined {
+  return source.DATABASE_URL;
+}
+
 export type DatabaseConfig = ReturnType<typeof readDatabaseConfig>;
 
 /** Also used by the migration CLI, which runs without Nest. */

@@ -9,7 +9,54 @@ export class InvalidEnvironmentError extends Error {
   }
 }
 
+/** Every invalid variable at once, one line each: what validateEnvironment() throws. */
+export class InvalidEnvironmentErrors extends Error {
+  constructor(readonly errors: InvalidEnvironmentError[]) {
+    super(errors.map((error) => error.message).join('\n'));
+    this.name = 'InvalidEnvironmentErrors';
+  }
+}
+
 type Source = Record<string, string | undefined>;
+
+/** While collecting (validateEnvironment), problems are gathered instead of thrown. */
+let collecting: InvalidEnvironmentError[] | undefined;
+
+/** Reports a bad variable: throws, or, while collecting, records it and goes on with `fallback`. */
+export function invalidVariable<T>(
+  name: string,
+  problem: string,
+  fallback: T,
+): T {
+  const error = new InvalidEnvironmentError(name, problem);
+  if (!collecting) throw error;
+  collecting.push(error);
+  return fallback;
+}
+
+/**
+ * Runs each reader and returns every invalid variable they met (a reader that still throws stops
+ * only itself), so that a bad deployment learns all it must fix in one go.
+ */
+export function collectInvalidVariables(
+  readers: (() => unknown)[],
+): InvalidEnvironmentError[] {
+  const found: InvalidEnvironmentError[] = [];
+  collecting = found;
+  try {
+    for (const read of readers) {
+      try {
+        read();
+      } catch (error) {
+        if (!(error instanceof InvalidEnvironmentError)) throw error;
+        found.push(error);
+      }
+    }
+  } finally {
+    collecting = undefined;
+  }
+  return found;
+}
 
 /** Under the test runner, the environment comes from the tests alone (no .env file). */
 export function isTestRun(source: Source = process.env): boolean {
@@ -27,10 +74,9 @@ export function requiredString(
   source: Source = process.env,
 ): string {
   const value = raw(source, name);
-  if (value === undefined)
-    throw new InvalidEnvironmentError(name, 'must be set');
+  if (value === undefined) return invalidVariable(name, 'must be set', '');
   const problem = check?.(value);
-  if (problem) throw new InvalidEnvironmentError(name, problem);
+  if (problem) return invalidVariable(name, problem, value);
   return value;
 }
 
@@ -51,14 +97,14 @@ export function optionalInt(
   const value = raw(source, name);
   if (value === undefined) return fallback;
   if (!/^-?\d+$/.test(value))
-    throw new InvalidEnvironmentError(name, `"${value}" is not an integer`);
+    return invalidVariable(name, `"${value}" is not an integer`, fallback);
   const parsed = Number(value);
-  if (parsed < min || parsed > max) {
-    throw new InvalidEnvironmentError(
+  if (parsed < min || parsed > max)
+    return invalidVariable(
       name,
       `${parsed} is outside ${min}..${max}`,
+      fallback,
     );
-  }
   return parsed;
 }
 
@@ -71,7 +117,7 @@ export function optionalBool(
   if (value === undefined) return fallback;
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
-  throw new InvalidEnvironmentError(name, `"${value}" is not true or false`);
+  return invalidVariable(name, `"${value}" is not true or false`, fallback);
 }
 
 export function urlWithProtocols(...protocols: string[]) {

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { InvalidEnvironmentError, optionalInt } from './env';
+import { invalidVariable, optionalInt } from './env';
 
 export const idempotencyConfig = registerAs('idempotency', () => ({
   ...readKeyRetention(),
@@ -28,9 +28,10 @@ function readKeyRetention() {
     { min: 1, max: 315360000 },
   );
   if (keyRetentionSeconds < ttlSeconds)
-    throw new InvalidEnvironmentError(
+    invalidVariable(
       'IDEMPOTENCY_KEY_RETENTION_SECONDS',
       `${keyRetentionSeconds} is shorter than IDEMPOTENCY_TTL_SECONDS (${ttlSeconds})`,
+      undefined,
     );
   return {
     ttlSeconds,

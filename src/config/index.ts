@@ -4,7 +4,12 @@ export { databaseConfig } from './database.config';
 export { idempotencyConfig } from './idempotency.config';
 export { operationsConfig } from './operations.config';
 export { redisConfig } from './redis.config';
-export { InvalidEnvironmentError, isTestRun } from './env';
+export {
+  InvalidEnvironmentError,
+  InvalidEnvironmentErrors,
+  isTestRun,
+} from './env';
+import { collectInvalidVariables, InvalidEnvironmentErrors } from './env';
 
 import { appConfig } from './app.config';
 import { authConfig } from './auth.config';
@@ -22,7 +27,11 @@ export const allConfigs = [
   redisConfig,
 ];
 
-/** Reads every namespace once, so a bad variable fails before Nest starts (throws InvalidEnvironmentError). */
+/**
+ * Reads every namespace once, so that bad variables fail before Nest starts: throws
+ * InvalidEnvironmentErrors naming every invalid variable, one line each.
+ */
 export function validateEnvironment(): void {
-  for (const read of allConfigs) read();
+  const invalid = collectInvalidVariables(allConfigs);
+  if (invalid.length > 0) throw new InvalidEnvironmentErrors(invalid);
 }

@@ -1,5 +1,10 @@
 import { registerAs } from '@nestjs/config';
-import { InvalidEnvironmentError, optionalInt, optionalString } from './env';
+import {
+  InvalidEnvironmentError,
+  invalidVariable,
+  optionalInt,
+  optionalString,
+} from './env';
 
 const LOG_LEVELS = [
   'fatal',
@@ -29,9 +34,10 @@ export const operationsConfig = registerAs('operations', () => ({
 function readLogLevel(): string {
   const level = optionalString('LOG_LEVEL', 'info').toLowerCase();
   if (!LOG_LEVELS.includes(level))
-    throw new InvalidEnvironmentError(
+    return invalidVariable(
       'LOG_LEVEL',
       `"${level}" is not one of ${LOG_LEVELS.join(', ')}`,
+      'info',
     );
   return level;
 }

@@ -1,10 +1,10 @@
 import { registerAs } from '@nestjs/config';
 import {
-  InvalidEnvironmentError,
   optionalInt,
   optionalString,
   requiredString,
   urlWithProtocols,
+  invalidVariable,
 } from './env';
 
 export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
@@ -33,9 +33,10 @@ export const redisConfig = registerAs('redis', () => ({
 function readRedisTopology() {
   const mode = optionalString('REDIS_MODE', 'standalone');
   if (mode !== 'standalone' && mode !== 'cluster' && mode !== 'sentinel')
-    throw new InvalidEnvironmentError(
+    return invalidVariable(
       'REDIS_MODE',
       `"${mode}" is not standalone, cluster or sentinel`,
+      { mode: 'standalone', urls: [], sentinelMaster: '' },
     );
   const urls = requiredString('REDIS_URL', (value) => {
     const parts = value.split(',');

@@ -2,6 +2,16 @@ import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from '../config/database.config';
 import { buildTypeOrmOptions } from './typeorm-options';
 
+/** DB_MIGRATIONS_RUN is on but no compiled migration exists (e.g. dist/ built without them). */
+export class MissingMigrationsError extends Error {
+  constructor() {
+    super(
+      'DB_MIGRATIONS_RUN is true but no migrations were found in dist/migrations: run npm run build (it compiles migrations/) or set DB_MIGRATIONS_RUN=false',
+    );
+    this.name = 'MissingMigrationsError';
+  }
+}
+
 /** pg_advisory_lock key of the migration run: any constant shared by every instance ("orders-migrate"). */
 export const MIGRATION_LOCK_KEY = 726_351_301;
 
@@ -26,6 +36,11 @@ export async function runMigrationsExclusively(
     }),
   );
   await migrator.initialize();
+  if (migrator.migrations.length === 0) {
+    await migrator.destroy();
+    // Without this check the app would start on an empty schema and answer every order route 500.
+    throw new MissingMigrationsError();
+  }
   const lockHolder = migrator.createQueryRunner();
   try {
     await lockHolder.connect();
