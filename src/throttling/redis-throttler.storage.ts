@@ -19,6 +19,8 @@ interface Window {
   shared: number;
   /** Our hits not yet sent to Redis. */
   pending: number;
+  /** Our hits on their way to Redis (a sync awaiting its reply): still counted until Redis has them. */
+  sending: number;
   ttlMs: number;
   expiresAt: number;
 }
@@ -57,7 +59,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     const now = Date.now();
     let window = this.windows.get(key);
     if (!window || window.expiresAt <= now) {
-      window = { shared: 0, pending: 0, ttlMs: ttl, expiresAt: now + ttl };
+      window = {
+        shared: 0,
+        pending: 0,
+        sending: 0,
+        ttlMs: ttl,
+        expiresAt: now + ttl,
+      };
       this.windows.delete(key);
       // Bounded: past MAX_WINDOWS keys (e.g. a flood from many addresses) the oldest window goes.
       if (this.windows.size >= MAX_WINDOWS)
@@ -65,7 +73,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       this.windows.set(key, window);
     }
     window.pending++;
-    const totalHits = window.shared + window.pending;
+    const totalHits = window.shared + window.sending + window.pending;
     const seconds = Math.max(1, Math.ceil((window.expiresAt - now) / 1000));
     // Enforced on what this instance knows even while Redis cannot coordinate (down, full, slow):
     // then each instance holds a user to its own count, never to nothing.
@@ -96,6 +104,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   private async send(key: string, window: Window): Promise<void> {
     const sent = window.pending;
     window.pending = 0;
+    window.sending += sent;
     try {
       // Bounded by the Redis gateway (REDIS_COMMAND_TIMEOUT_MS, circuit breaker).
       const [shared, pttl] = (await this.redis.runScript(
@@ -103,10 +112,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
         `throttle:${key}`,
         [String(sent), String(window.ttlMs)],
       )) as [number, number];
+      window.sending -= sent;
       window.shared = Number(shared);
-      window.expiresAt = Date.now() + Math.max(0, Number(pttl));
+      // A key without a TTL (-1) or gone (-2) leaves our own window end as it was.
+      if (Number(pttl) >= 0) window.expiresAt = Date.now() + Number(pttl);
       this.redisAnswering = true;
     } catch (error) {
+      window.sending -= sent;
       window.pending += sent; // counted again at the next sync
       this.redisAnswering = false;
       this.warnOpen(error);

@@ -68,8 +68,16 @@ export async function startAppProcess(
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stopping = false;
   const exited = new Promise<Exit>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      // An instance that dies on its own while a test uses it says why in the test log.
+      if (!stopping && signal !== 'SIGKILL')
+        console.error(
+          `app on port ${port} exited by itself (code ${code}, signal ${signal}):\n${output.slice(-4000)}`,
+        );
+      resolve({ code, signal });
+    }),
   );
   const url = `http://127.0.0.1:${port}`;
   const app: AppProcess = {
@@ -79,6 +87,7 @@ export async function startAppProcess(
     exited,
     output: () => output,
     stop: (signal = 'SIGTERM') => {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null)
         child.kill(signal);
       return exited;
