@@ -32,6 +32,13 @@ async function post(key) {
     body,
   });
   await response.arrayBuffer();
+  if (response.status === 429) {
+    console.error(
+      'rate-limited (429): this script sends thousands of requests as one user; start the app with ' +
+        'THROTTLE_LIMIT=1000000 (or pass a smaller count: node scripts/measure-replay.js <url> 200)',
+    );
+    process.exit(2);
+  }
   if (response.status !== 201) throw new Error(`unexpected ${response.status}`);
   return Number(/dur=([\d.]+)/.exec(response.headers.get('server-timing'))[1]);
 }

@@ -21,6 +21,7 @@ import {
 } from '../src/idempotency';
 import type { RedisScriptClient } from '../src/idempotency';
 import { RedisCircuitBreaker } from '../src/redis/redis-circuit-breaker';
+import { TEST_REDIS_URL } from './support/test-env';
 
 // The idempotency module on its own (no orders, no app): a small Nest app on Fastify and on Express,
 // over a real Redis, as another application would use it.
@@ -97,7 +98,7 @@ class ThingsController {
   }
 }
 
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = TEST_REDIS_URL;
 
 async function startApp(
   kind: 'fastify' | 'express',

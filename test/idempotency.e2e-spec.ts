@@ -17,6 +17,7 @@ import {
   countOrders as countOrdersOf,
   idempotencyRedisKey,
 } from './support/test-app';
+import { testRedisUrl } from './support/test-env';
 
 /** Test seam: holds a create in flight until the test lets it go (no sleeps, no races). */
 @Injectable()
@@ -369,8 +370,7 @@ describe('A request still running past IDEMPOTENCY_LOCK_TTL_MS (late finisher)',
 
 describe('Redis flushed (restarted without persistence)', () => {
   // A database of its own, so that flushing it cannot disturb the other suites.
-  const url = new URL(process.env.REDIS_URL!);
-  url.pathname = '/7';
+  const url = new URL(testRedisUrl(2));
   const direct = createClient({ url: url.toString() });
   let t: TestApp;
   beforeAll(async () => {

@@ -11,6 +11,7 @@ import {
   TestApp,
   tokenFor,
 } from './support/test-app';
+import { testRedisUrl } from './support/test-env';
 
 describe('Security headers and CORS', () => {
   let t: TestApp;
@@ -153,8 +154,7 @@ describe('Rate limiting on Redis (THROTTLE_LIMIT per THROTTLE_TTL_MS)', () => {
 
   it('limits callers without a valid token per IP, so guessing tokens costs budget too', async () => {
     // A Redis database of its own: every suite calls from 127.0.0.1.
-    const url = new URL(process.env.REDIS_URL!);
-    url.pathname = '/6';
+    const url = new URL(testRedisUrl(1));
     const direct = createClient({ url: url.toString() });
     await direct.connect();
     await direct.flushDb(); // no count left from an earlier run

@@ -1,7 +1,19 @@
 import { Client } from 'pg';
-import { ADMIN_DATABASE_URL, TEST_DATABASE_ENV } from './test-env';
+import { createClient } from 'redis';
+import {
+  ADMIN_DATABASE_URL,
+  TEST_DATABASE_ENV,
+  testRedisUrl,
+} from './test-env';
 
+/** Drops the run's database and flushes the run's Redis databases: a test run leaves nothing behind. */
 export default async function globalTeardown(): Promise<void> {
+  for (const offset of [0, 1, 2] as const) {
+    const redis = createClient({ url: testRedisUrl(offset) });
+    await redis.connect();
+    await redis.flushDb();
+    await redis.quit();
+  }
   const url = process.env[TEST_DATABASE_ENV];
   if (!url) return;
   const name = new URL(url).pathname.slice(1);
