@@ -72,7 +72,7 @@ export async function startAppProcess(
   const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => {
       // An instance that dies on its own while a test uses it says why in the test log.
-      if (!stopping && signal !== 'SIGKILL')
+      if (!stopping && signal !== 'SIGKILL' && code !== 0)
         console.error(
           `app on port ${port} exited by itself (code ${code}, signal ${signal}):\n${output.slice(-4000)}`,
         );
