@@ -11,7 +11,7 @@ export const PG_POOL = Symbol('PG_POOL');
  * Hands out TypeORM's own pg Pool (PostgresDriver's public `master`), so that there is one pool and
  * one connection budget. The order queries use it directly: written-out SQL sent as named prepared
  * statements, which TypeORM's query builder cannot do, and which halved Postgres's parse and plan
- * work on cores it shares with the app (see docs in the README's Performance section).
+ * work on cores it shares with the app (see docs/performance.md).
  */
 @Global()
 @Module({
