@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TcpProxy } from './support/tcp-proxy';
+import { until } from './support/until';
 import { createTestApp, send, TestApp } from './support/test-app';
 
 describe('Health and API docs', () => {
@@ -42,7 +43,7 @@ describe('Health and API docs', () => {
   });
 
   it('GET /health/ready needs Postgres and reports Redis as degraded without failing', async () => {
-    await waitFor(
+    await until(
       async () =>
         (await send(t.url, 'GET', '/health/ready')).body?.info?.redis
           ?.status === 'up',
@@ -212,14 +213,3 @@ describe('Start-up configuration', () => {
     }
   });
 });
-
-async function waitFor(
-  condition: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { AppProcess, startAppProcess } from './support/app-process';
+import { until } from './support/until';
 import {
   idempotencyRedisKey,
   newUser,
@@ -35,18 +36,6 @@ async function ordersOf(userId: string): Promise<{ id: string }[]> {
 
 const post = (app: AppProcess, token: string, key: string): Promise<Sent> =>
   send(app.url, 'POST', '/orders', { token, key, body: validOrder() });
-
-/** Polls `condition` every 20 ms until it holds (an event to await, not a guessed sleep). */
-async function until(
-  condition: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 /** GET on a fresh connection (no keep-alive reuse), to see what a new client sees. */
 function getOnNewConnection(url: string): Promise<number> {
