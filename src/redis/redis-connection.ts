@@ -41,15 +41,39 @@ const cluster = (config: RedisConfig) =>
     defaults: clientDefaults,
   });
 const sentinel = (config: RedisConfig) =>
-  createSentinel({
+  createSentinel(sentinelOptions(config));
+
+/**
+ * Sentinel options from REDIS_URL's sentinel URLs. node-redis takes sentinels as host and port, so
+ * the URL's user, password and `rediss:` scheme are carried over by hand: they apply to the
+ * sentinels and to the master and replicas they name (one ACL user and one TLS setting for the set).
+ */
+export function sentinelOptions(
+  config: Pick<RedisConfig, 'urls' | 'sentinelMaster'>,
+) {
+  const first = new URL(config.urls[0]);
+  const credentials = {
+    ...(first.username && { username: decodeURIComponent(first.username) }),
+    ...(first.password && { password: decodeURIComponent(first.password) }),
+  };
+  const tls = first.protocol === 'rediss:';
+  return {
     name: config.sentinelMaster,
     sentinelRootNodes: config.urls.map((url) => {
       const parsed = new URL(url);
       return { host: parsed.hostname, port: Number(parsed.port || 26379) };
     }),
-    nodeClientOptions: clientDefaults,
-    sentinelClientOptions: { socket },
-  });
+    nodeClientOptions: {
+      ...clientDefaults,
+      ...credentials,
+      socket: { ...socket, ...(tls && { tls: true as const }) },
+    },
+    sentinelClientOptions: {
+      ...credentials,
+      socket: { ...socket, ...(tls && { tls: true as const }) },
+    },
+  };
+}
 
 /** Creates the connection (through node-redis's public factories) and starts connecting in the background. */
 export function openRedisConnection(config: RedisConfig): RedisConnection {
