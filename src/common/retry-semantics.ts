@@ -29,7 +29,8 @@ export const RETRY_SEMANTICS: RetryRow[] = [
     situation: 'Retry while the first request is still running',
     status: '409',
     code: '`IDEMPOTENCY_REQUEST_IN_PROGRESS`',
-    headers: '`Retry-After` (seconds)',
+    headers:
+      '`Retry-After`: 1 while the first request runs; the rest of its lease if its instance died',
   },
   {
     situation: 'Same key, different body, method or path',

@@ -1,3 +1,5 @@
+import type { InFlightEntry } from './storage/idempotency-storage.interface';
+
 /**
  * Keeps a claimed lock alive while its owner is still running: renews it every third of the lease,
  * never past the claim's hard deadline. An owner that dies (SIGKILL, OOM, lost host) stops renewing,
@@ -28,4 +30,23 @@ export function renewWhileRunning(
   );
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * The `Retry-After` (whole seconds) for a duplicate of a request in flight: 1 while its owner is
+ * alive (renewed within the last third of its lease, so it may answer any moment), and the rest of
+ * the lease once the owner has stopped renewing (it died, or passed its hard deadline); the lease
+ * when the storage cannot tell.
+ *
+ * @example retryAfterSeconds({ ...lock, leaseExpiresAt: Date.now() + 4900 }, 5000) // 1
+ */
+export function retryAfterSeconds(
+  lock: Pick<InFlightEntry, 'renewUntil' | 'leaseExpiresAt'>,
+  leaseMs: number,
+  now: number = Date.now(),
+): number {
+  const lapsesIn = (lock.leaseExpiresAt ?? now + leaseMs) - now;
+  const renewing = now < lock.renewUntil && lapsesIn > leaseMs / 3;
+  const known = lock.leaseExpiresAt !== undefined;
+  return renewing && known ? 1 : Math.max(1, Math.ceil(lapsesIn / 1000));
 }

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { from, lastValueFrom, Observable } from 'rxjs';
+import { retryAfterSeconds } from './claim-lease';
 import { Claim, ClaimStore } from './claim-store';
 import { requestFingerprint } from './fingerprint';
 import { HttpExchange } from './http-exchange';
@@ -105,7 +106,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
     const claimed = await this.claims.claimKey(claim, request);
     if (claimed.kind === 'taken')
-      return this.answerFromEntry(context, claimed.entry, idempotency);
+      return this.answerFromEntry(context, claimed.entry, claim);
     // 'unavailable': storage failed, so there is no claim to keep, store or release.
     const owned = claimed.kind === 'claimed';
     const stopRenewing = owned ? this.claims.keepAlive(claim) : undefined;
@@ -144,23 +145,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private answerFromEntry(
     context: ExecutionContext,
     entry: IdempotencyEntry,
-    idempotency: IdempotencyContext,
+    claim: Claim,
   ): unknown {
     const request = context.switchToHttp().getRequest<HttpRequest>();
-    if (entry.fingerprint !== idempotency.fingerprint) {
+    if (entry.fingerprint !== claim.lock.fingerprint) {
       this.report('key_reused', request);
       throw new IdempotencyKeyReusedException();
     }
     if (entry.state === 'in_flight') {
       this.report('conflict_in_flight', request);
-      // The owner finishes or its lease lapses within one lease, whichever comes first.
-      const retryAfter = Math.max(
-        1,
-        Math.ceil(
-          Math.min(this.options.lockLeaseMs, entry.renewUntil - Date.now()) /
-            1000,
-        ),
-      );
+      const retryAfter = retryAfterSeconds(entry, claim.leaseMs);
       this.exchange.setHeader(context, 'Retry-After', String(retryAfter));
       throw new IdempotencyRequestInProgressException(retryAfter);
     }

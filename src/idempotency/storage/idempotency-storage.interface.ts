@@ -6,6 +6,12 @@ export interface InFlightEntry {
   token: string;
   /** Epoch ms after which its owner never renews it again (the lock TTL's hard deadline). */
   renewUntil: number;
+  /**
+   * Epoch ms at which the lock lapses unless its owner renews it: filled in by a storage that can tell,
+   * on the entry `claim` returns (never stored). It tells a live owner (renewed within the last third
+   * of a lease) from a dead one, so that a retry is told the shortest honest wait.
+   */
+  leaseExpiresAt?: number;
 }
 
 /** The stored response of a request that succeeded. */

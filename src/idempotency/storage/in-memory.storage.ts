@@ -29,7 +29,12 @@ export class InMemoryIdempotencyStorage implements IdempotencyStorage {
     lockTtlMs: number,
   ): Promise<IdempotencyEntry | null> {
     const existing = this.read(key);
-    if (existing) return Promise.resolve(existing);
+    if (existing)
+      return Promise.resolve(
+        existing.state === 'in_flight'
+          ? { ...existing, leaseExpiresAt: this.entries.get(key)!.expiresAt }
+          : existing,
+      );
     if (this.entries.size >= this.maxEntries)
       this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { entry: lock, expiresAt: this.now() + lockTtlMs });

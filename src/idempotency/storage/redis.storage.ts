@@ -97,13 +97,24 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
       String(lockTtlMs),
       'GET',
     ]);
-    return previous === null || previous === undefined
-      ? null
-      : parseEntry(
-          typeof previous === 'string'
-            ? previous
-            : (previous as Buffer).toString(),
-        );
+    if (previous === null || previous === undefined) return null;
+    const entry = parseEntry(
+      typeof previous === 'string' ? previous : (previous as Buffer).toString(),
+    );
+    return entry.state === 'in_flight'
+      ? this.withLeaseExpiry(key, entry)
+      : entry;
+  }
+
+  /** A second round trip, on the 409 path only: how long the owner's lease has left. */
+  private async withLeaseExpiry(
+    key: string,
+    entry: InFlightEntry,
+  ): Promise<InFlightEntry> {
+    const remainingMs = Number(await this.redis.sendCommand(['PTTL', key]));
+    return remainingMs > 0
+      ? { ...entry, leaseExpiresAt: Date.now() + remainingMs }
+      : entry;
   }
 
   async complete(
