@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiCreatedResponse,
   ApiHeader,
   ApiOkResponse,
@@ -20,7 +21,12 @@ import {
 import type { FastifyReply } from 'fastify';
 import { CurrentUser } from '../auth/authenticated-user';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
-import { ApiError, ErrorCode, OrderNotFoundError } from '../common/errors';
+import {
+  ApiError,
+  ErrorCode,
+  OrderNotFoundError,
+  RETRY_AFTER_HEADER,
+} from '../common/errors';
 import {
   DEFAULT_KEY_PATTERN,
   Idempotent,
@@ -52,6 +58,7 @@ const anyUuid = new ParseUUIDPipe({
   429,
   [ErrorCode.TOO_MANY_REQUESTS],
   'Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After.',
+  RETRY_AFTER_HEADER,
 )
 @Controller('orders')
 export class OrdersController {
@@ -78,6 +85,20 @@ export class OrdersController {
       minLength: 1,
       maxLength: 255,
       pattern: DEFAULT_KEY_PATTERN.source,
+    },
+    example: '0b5b8e0c-6f1e-4c8a-9d3e-2f7a1c4b9e51',
+  })
+  @ApiBody({
+    type: CreateOrderDto,
+    examples: {
+      order: {
+        summary: 'Two of one item, with a note',
+        value: {
+          currency: 'USD',
+          items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+          note: 'gift wrap, please',
+        },
+      },
     },
   })
   @ApiCreatedResponse({
@@ -106,6 +127,7 @@ export class OrdersController {
     409,
     [ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS],
     'The same request is still in flight; honour Retry-After.',
+    RETRY_AFTER_HEADER,
   )
   @ApiError(413, [ErrorCode.PAYLOAD_TOO_LARGE], 'Body over 64 KiB.')
   @ApiError(

@@ -21,13 +21,14 @@ export class OrderItemDto {
   @Length(1, 64)
   sku: string;
 
-  @ApiProperty({ example: 2, minimum: 1, maximum: 1000 })
+  @ApiProperty({ type: 'integer', example: 2, minimum: 1, maximum: 1000 })
   @IsInt()
   @Min(1)
   @Max(1000)
   quantity: number;
 
   @ApiProperty({
+    type: 'integer',
     example: 1999,
     minimum: 0,
     maximum: 1_000_000_000,
@@ -57,7 +58,12 @@ export class CreateOrderDto {
   @Type(() => OrderItemDto)
   items: OrderItemDto[];
 
-  @ApiPropertyOptional({ maxLength: 500, nullable: true })
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 500,
+    nullable: true,
+    example: 'gift wrap, please',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(500)

@@ -10,7 +10,13 @@ import {
 } from 'class-validator';
 
 export class ListOrdersQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 100,
+    default: 20,
+    example: 20,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -17,6 +17,7 @@ export class OrderView {
   items: OrderItemDto[];
 
   @ApiProperty({
+    type: 'integer',
     description: 'Sum of quantity x unitPriceCents, integer cents',
     example: 3998,
   })
