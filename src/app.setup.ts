@@ -24,7 +24,7 @@ import { logRequest } from './observability/request-log';
 import { tagRequest } from './observability/request-tags';
 import { PinoLogger } from 'nestjs-pino';
 import { AppValidationPipe } from './common/app-validation.pipe';
-import { securityHeaders } from './common/security-headers';
+import { securityHeadersFor } from './common/security-headers';
 import { retrySemanticsTable } from './common/retry-semantics';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -127,8 +127,6 @@ export async function configureApp(
   app.getHttpServer().maxConnections = app.get<ConfigType<typeof appConfig>>(
     appConfig.KEY,
   ).http.maxConnections;
-  // helmet's security headers on every response, errors included; its defaults also suit Swagger UI.
-  const security = securityHeaders();
   if (operations.corsOrigins.length > 0)
     app.enableCors({
       origin: operations.corsOrigins.includes('*')
@@ -155,7 +153,8 @@ export async function configureApp(
   const requestLog = await app.resolve(PinoLogger);
   requestLog.setContext('http');
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.headers(security);
+    // helmet's security headers on every response, errors included; its defaults also suit Swagger UI.
+    reply.headers(securityHeadersFor(request));
     reply.header('x-request-id', request.id);
     tagRequest(request, { route: request.routeOptions.url });
     // A JSON API: any other body type is refused before it is parsed.

@@ -16,15 +16,18 @@ import { testRedisUrl } from './support/test-env';
 describe('Security headers and CORS', () => {
   let t: TestApp;
   let withCors: TestApp;
+  let behindProxy: TestApp;
   beforeAll(async () => {
     t = await createTestApp();
     withCors = await createTestApp({
       env: { CORS_ORIGINS: 'https://shop.example.com' },
     });
+    behindProxy = await createTestApp({ env: { TRUST_PROXY: '127.0.0.1' } });
   });
   afterAll(async () => {
     await t.close();
     await withCors.close();
+    await behindProxy.close();
   });
 
   it('sends helmet security headers on every response, errors included', async () => {
@@ -34,13 +37,32 @@ describe('Security headers and CORS', () => {
     ]) {
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
       expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-      expect(response.headers.get('strict-transport-security')).toMatch(
-        /max-age=/,
-      );
       expect(response.headers.get('content-security-policy')).toMatch(
         /default-src 'self'/,
       );
     }
+  });
+
+  it('sends HSTS and upgrade-insecure-requests only over TLS, as a trusted proxy reports it', async () => {
+    const overTls = { headers: { 'x-forwarded-proto': 'https' } };
+    const answers = {
+      plain: await send(t.url, 'GET', '/docs'),
+      // An untrusted client cannot claim TLS: the header is ignored.
+      claimed: await send(t.url, 'GET', '/docs', overTls),
+      proxied: await send(behindProxy.url, 'GET', '/docs', overTls),
+    };
+    for (const plain of [answers.plain, answers.claimed]) {
+      expect(plain.headers.get('strict-transport-security')).toBeNull();
+      expect(plain.headers.get('content-security-policy')).not.toContain(
+        'upgrade-insecure-requests',
+      );
+    }
+    expect(answers.proxied.headers.get('strict-transport-security')).toMatch(
+      /max-age=/,
+    );
+    expect(answers.proxied.headers.get('content-security-policy')).toContain(
+      'upgrade-insecure-requests',
+    );
   });
 
   it('has CORS off by default: no Access-Control-* headers for any origin', async () => {

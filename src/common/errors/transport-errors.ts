@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { securityHeaders } from '../security-headers';
+import { securityHeadersFor } from '../security-headers';
 import { ErrorEnvelope } from './app.exception';
 import { ErrorCode } from './error-codes';
 
@@ -24,8 +24,6 @@ export function frameworkErrorEnvelope(error: { code?: string }): {
   };
 }
 
-const SECURITY_HEADERS = securityHeaders();
-
 /** Fastify's `frameworkErrors` option: the envelope, with the headers every other response carries. */
 export function replyToFrameworkError(
   error: Error & { code?: string },
@@ -35,7 +33,7 @@ export function replyToFrameworkError(
   const { status, body } = frameworkErrorEnvelope(error);
   void reply
     .code(status)
-    .headers(SECURITY_HEADERS)
+    .headers(securityHeadersFor(request))
     .header('x-request-id', request.id)
     .type('application/json')
     .send(body);
