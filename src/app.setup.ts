@@ -1,7 +1,7 @@
 import { DrainingIndicator } from './health/draining.indicator';
 import { INestApplication } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { appConfig, operationsConfig } from './config';
+import { appConfig } from './config';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
   FastifyAdapter,
@@ -120,18 +120,12 @@ export function setupSwagger(app: INestApplication): void {
 export async function configureApp(
   app: NestFastifyApplication,
 ): Promise<NestFastifyApplication> {
-  const operations = app.get<ConfigType<typeof operationsConfig>>(
-    operationsConfig.KEY,
-  );
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   // Past the cap, new connections are closed at once: sockets (and partial bodies) stay bounded.
-  app.getHttpServer().maxConnections = app.get<ConfigType<typeof appConfig>>(
-    appConfig.KEY,
-  ).http.maxConnections;
-  if (operations.corsOrigins.length > 0)
+  app.getHttpServer().maxConnections = config.http.maxConnections;
+  if (config.corsOrigins.length > 0)
     app.enableCors({
-      origin: operations.corsOrigins.includes('*')
-        ? true
-        : operations.corsOrigins,
+      origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
       allowedHeaders: [
         'authorization',
         'content-type',

@@ -8,6 +8,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AdminServer } from './observability/admin-server';
+import { BootQuietLogger } from './observability/boot-quiet.logger';
 import { configureApp, createFastifyAdapter } from './app.setup';
 import { appConfig, validateEnvironment } from './config';
 import { rawDatabaseUrl } from './config/database.config';
@@ -21,7 +22,7 @@ async function bootstrap(): Promise<void> {
     createFastifyAdapter(readTrustProxy(), readHttpServerLimits()),
     { abortOnError: false, bufferLogs: true, logger: ['fatal'] },
   );
-  app.useLogger(app.get(Logger));
+  app.useLogger(new BootQuietLogger(app.get(Logger)));
   await configureApp(app);
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   closeOnSignals(app, config);

@@ -19,6 +19,8 @@ export const appConfig = registerAs('app', () => ({
   }),
   trustProxy: readTrustProxy(),
   http: readHttpServerLimits(),
+  /** Empty: CORS off (no Access-Control-* headers). */
+  corsOrigins: readCorsOrigins(),
   /** Readiness answers from its last probe for this long: a flood of checks costs one ping a second. */
   healthCacheMs: optionalInt('HEALTH_CACHE_MS', 1000, { min: 0, max: 60000 }),
   adminPort: optionalInt('ADMIN_PORT', 9464, { min: 0, max: 65535 }),
@@ -97,4 +99,27 @@ function readTestFault(): TestFault {
     'ORDERS_TEST_FAULT',
     `"${value}" is not crash-after-insert or delay-before-insert:<ms>`,
   );
+}
+
+/** Comma-separated origins (https://shop.example.com), or `*` for any; empty or unset: off. */
+function readCorsOrigins(): string[] {
+  const origins = optionalString('CORS_ORIGINS', '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin)
+      throw new InvalidEnvironmentError(
+        'CORS_ORIGINS',
+        `"${origin}" is not an origin like https://shop.example.com`,
+      );
+  }
+  return origins;
 }

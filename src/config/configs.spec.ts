@@ -1,3 +1,4 @@
+import { loggingConfig } from './logging.config';
 import { idempotencyConfig } from './idempotency.config';
 import { redisConfig } from './redis.config';
 import { appConfig, readHttpServerLimits } from './app.config';
@@ -176,5 +177,35 @@ describe('HTTP server limits', () => {
       withEnv({ HTTP_REQUEST_TIMEOUT_MS: '2000' }, readHttpServerLimits)
         .headersTimeoutMs,
     ).toBe(2000);
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  const atTerminal = <T>(isTTY: boolean, read: () => T): T => {
+    const saved = process.stdout.isTTY;
+    process.stdout.isTTY = isTTY;
+    try {
+      return read();
+    } finally {
+      process.stdout.isTTY = saved;
+    }
+  };
+
+  it('is pretty for a developer at a terminal, JSON in production and when piped', () => {
+    const format = (env: Record<string, string>, isTTY: boolean) =>
+      atTerminal(isTTY, () => withEnv(env, loggingConfig).format);
+    expect(format({ NODE_ENV: 'development' }, true)).toBe('pretty');
+    expect(format({ NODE_ENV: 'production' }, true)).toBe('json');
+    expect(format({ NODE_ENV: 'development' }, false)).toBe('json');
+    expect(
+      format({ LOG_FORMAT: 'pretty', NODE_ENV: 'production' }, false),
+    ).toBe('pretty');
+    expect(format({ LOG_FORMAT: 'JSON' }, true)).toBe('json');
+  });
+
+  it('names the variable when the format is unknown', () => {
+    expect(() => withEnv({ LOG_FORMAT: 'xml' }, loggingConfig)).toThrow(
+      /LOG_FORMAT: "xml" is not one of auto, json, pretty/,
+    );
   });
 });

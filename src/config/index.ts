@@ -2,8 +2,9 @@ export { appConfig } from './app.config';
 export { authConfig } from './auth.config';
 export { databaseConfig } from './database.config';
 export { idempotencyConfig } from './idempotency.config';
-export { operationsConfig } from './operations.config';
+export { loggingConfig } from './logging.config';
 export { redisConfig } from './redis.config';
+export { throttleConfig } from './throttle.config';
 export {
   InvalidEnvironmentError,
   InvalidEnvironmentErrors,
@@ -15,16 +16,18 @@ import { appConfig } from './app.config';
 import { authConfig } from './auth.config';
 import { databaseConfig } from './database.config';
 import { idempotencyConfig } from './idempotency.config';
-import { operationsConfig } from './operations.config';
+import { loggingConfig } from './logging.config';
 import { redisConfig } from './redis.config';
+import { throttleConfig } from './throttle.config';
 
 export const allConfigs = [
   appConfig,
   authConfig,
   databaseConfig,
   idempotencyConfig,
-  operationsConfig,
+  loggingConfig,
   redisConfig,
+  throttleConfig,
 ];
 
 /**

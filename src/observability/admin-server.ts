@@ -56,7 +56,8 @@ export class AdminServer implements OnApplicationShutdown {
     });
     const address = server.address() as AddressInfo;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-    this.logger.log(`metrics on ${url}/metrics`);
+    // At debug: main.ts's start-up line names it already.
+    this.logger.debug(`metrics on ${url}/metrics`);
     return url;
   }
 

@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
 import { AuthModule } from '../auth/auth.module';
-import { operationsConfig } from '../config';
+import { throttleConfig } from '../config';
 import type { RedisScripting } from '../redis/redis-commander';
 import { REDIS_COMMANDER } from '../redis/redis.module';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
@@ -14,16 +14,14 @@ import { UserThrottlerGuard } from './user-throttler.guard';
   imports: [
     AuthModule,
     ThrottlerModule.forRootAsync({
-      inject: [operationsConfig.KEY, REDIS_COMMANDER],
+      inject: [throttleConfig.KEY, REDIS_COMMANDER],
       useFactory: (
-        operations: ConfigType<typeof operationsConfig>,
+        throttle: ConfigType<typeof throttleConfig>,
         redis: RedisScripting,
       ) => ({
-        throttlers: [
-          { ttl: operations.throttleTtlMs, limit: operations.throttleLimit },
-        ],
+        throttlers: [{ ttl: throttle.ttlMs, limit: throttle.limit }],
         storage: new RedisThrottlerStorage(redis, {
-          syncMs: operations.throttleSyncMs,
+          syncMs: throttle.syncMs,
         }),
       }),
     }),
