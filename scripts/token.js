@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Prints a dev bearer token: npm run token -- <userId> [ttlSeconds]. Reads JWT_SECRET from the env or .env.
+// Plain JavaScript on purpose: the runtime image ships it (docker compose exec app node scripts/token.js),
+// where it runs on bare node with only the production dependencies.
 const { readFileSync, existsSync } = require('node:fs');
 const jwt = require('jsonwebtoken');
 

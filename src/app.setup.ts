@@ -160,7 +160,7 @@ export async function configureApp(
   });
   const shutdown = app.get(DrainingIndicator);
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    // Server-side time of every response, for clients and for scripts/measure-replay.js.
+    // Server-side time of every response, for clients and for scripts/measure-replay.ts.
     reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(3)}`);
     // While draining, a kept-alive connection would hold the closing server open: end it.
     if (shutdown.isDraining) reply.header('connection', 'close');

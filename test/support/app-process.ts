@@ -1,6 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -22,12 +22,19 @@ export interface AppProcess {
   stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
 
-const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
+/**
+ * The project root: Jest and every npm script run from it. (Not `__dirname`: scripts/bench.ts loads this
+ * file as an ES module, through Node's type stripping.)
+ */
+const ROOT = process.cwd();
+const MAIN = join(ROOT, 'dist', 'main.js');
+/** The tail of an instance's output kept for assertion messages: bounded under any load. */
+const OUTPUT_KEPT = 1 << 20;
 
 /** The V8 flags of `npm run start:prod` (and the Dockerfile), read from package.json: one source. */
 export function productionNodeFlags(): string[] {
   const pkg = JSON.parse(
-    readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'),
+    readFileSync(join(ROOT, 'package.json'), 'utf8'),
   ) as { scripts: Record<string, string> };
   return pkg.scripts['start:prod']
     .split(/\s+/)
@@ -45,7 +52,11 @@ export async function freePort(): Promise<number> {
 /** Starts one instance on the run's database and Redis and resolves once it answers /health/live. */
 export async function startAppProcess(
   env: Record<string, string> = {},
-  options: { nodeFlags?: string[] } = {},
+  options: {
+    nodeFlags?: string[];
+    /** Drop stdout (a benchmark's request log), keeping only stderr for messages. */
+    discardStdout?: boolean;
+  } = {},
 ): Promise<AppProcess> {
   const port = await freePort();
   const adminPort = await freePort();
@@ -63,11 +74,15 @@ export async function startAppProcess(
       THROTTLE_LIMIT: process.env.THROTTLE_LIMIT,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', options.discardStdout ? 'ignore' : 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   let stopping = false;
   const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => {

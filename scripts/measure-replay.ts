@@ -1,9 +1,11 @@
-#!/usr/bin/env node
-// Server-side time of a create versus a replay of POST /orders, read from the Server-Timing header
-// (median and p90 of many sequential requests, one run). Needs a running app: npm run start:prod.
-//   node scripts/measure-replay.js [baseUrl] [requests]
-const jwt = require('jsonwebtoken');
-const { randomUUID } = require('node:crypto');
+/**
+ * Server-side time of a create versus a replay of POST /orders, read from the Server-Timing header
+ * (median and p90 of many sequential requests, one run). Needs a running app (npm run start:prod):
+ *
+ *   npm run measure:replay -- [baseUrl] [requests]
+ */
+import jwt from 'jsonwebtoken';
+import { randomUUID } from 'node:crypto';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:3000';
 const count = Number(process.argv[3] ?? 2000);
@@ -21,7 +23,8 @@ const body = JSON.stringify({
   items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
 });
 
-async function post(key) {
+/** Sends one create (or replay) and returns the app's own time for it, in ms. */
+async function post(key: string): Promise<number> {
   const response = await fetch(`${base}/orders`, {
     method: 'POST',
     headers: {
@@ -35,20 +38,24 @@ async function post(key) {
   if (response.status === 429) {
     console.error(
       'rate-limited (429): this script sends thousands of requests as one user; start the app with ' +
-        'THROTTLE_LIMIT=1000000 (or pass a smaller count: node scripts/measure-replay.js <url> 200)',
+        'THROTTLE_LIMIT=1000000 (or pass a smaller count: npm run measure:replay -- <url> 200)',
     );
     process.exit(2);
   }
   if (response.status !== 201) throw new Error(`unexpected ${response.status}`);
-  return Number(/dur=([\d.]+)/.exec(response.headers.get('server-timing'))[1]);
+  const timing = /dur=([\d.]+)/.exec(
+    response.headers.get('server-timing') ?? '',
+  );
+  if (!timing) throw new Error('no Server-Timing header');
+  return Number(timing[1]);
 }
 
-const percentile = (values, p) =>
+const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)];
 
-(async () => {
-  const creates = [];
-  const replays = [];
+async function main(): Promise<void> {
+  const creates: number[] = [];
+  const replays: number[] = [];
   const replayKey = randomUUID();
   await post(replayKey);
   for (let i = 0; i < 200; i++) await post(replayKey); // warm-up
@@ -56,17 +63,18 @@ const percentile = (values, p) =>
     creates.push(await post(randomUUID()));
     replays.push(await post(replayKey));
   }
-  const row = (name, values) =>
+  const row = (name: string, values: number[]) =>
     `${name.padEnd(8)} median ${percentile(values, 0.5).toFixed(3)} ms   p90 ${percentile(values, 0.9).toFixed(3)} ms`;
   console.log(
     `${count} requests each, server-side (Server-Timing), sequential:`,
   );
   console.log(row('create', creates));
   console.log(row('replay', replays));
-  console.log(
-    `replay/create median ratio: ${(percentile(replays, 0.5) / percentile(creates, 0.5)).toFixed(3)}`,
-  );
-})().catch((error) => {
+  const ratio = percentile(replays, 0.5) / percentile(creates, 0.5);
+  console.log(`replay/create median ratio: ${ratio.toFixed(3)}`);
+}
+
+main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,0 +1,458 @@
+/**
+ * npm run bench [-- --duration 10 --connections 32 --scenarios create,replay --json bench.json]
+ *
+ * Starts the production build (dist/main.js, with the V8 flags of `npm run start:prod`) on a fresh
+ * database and a Redis database of its own, drives it with autocannon, and prints one table:
+ * requests/s, p50, p99, non-2xx, and the app's memory. Two ceilings run in the same process on the
+ * same machine: `ceiling-http` (a route with no I/O and no auth) and `ceiling-db` (raw single-row
+ * INSERTs through `pg` at the same concurrency), so that the ratios compare like with like.
+ * A benchmark, not a test: it never fails on timing, it reports each target as ok or MISS.
+ *
+ * Run with Node 24 (npm puts the project's pinned node first on PATH), which strips the types.
+ */
+import autocannon from 'autocannon';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import {
+  productionNodeFlags,
+  startAppProcess,
+  type AppProcess,
+} from '../test/support/app-process.ts';
+
+const SCENARIOS = [
+  'ceiling-http',
+  'ceiling-db',
+  'create',
+  'replay',
+  'read',
+  'list',
+  'conflict',
+] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+interface Result {
+  scenario: Scenario;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  statuses: Record<string, number>;
+  memory?: Memory;
+}
+type Ratios = Record<string, number | undefined>;
+interface Run {
+  by: Partial<Record<Scenario, Result>>;
+  ratios: Ratios;
+  peakRssMiB: number;
+}
+
+/** What the run is compared against: a ratio between two scenarios' requests/s. */
+const RATIOS: Record<string, [Scenario, Scenario]> = {
+  'replay / ceiling-http': ['replay', 'ceiling-http'],
+  'create / ceiling-db': ['create', 'ceiling-db'],
+  'read / ceiling-http': ['read', 'ceiling-http'],
+};
+
+/** The targets, one row each: a name and what must hold (skipped when its scenarios did not run). */
+const TARGETS: [string, (run: Run) => boolean | undefined][] = [
+  [
+    'replay >= 0.20 x ceiling-http',
+    (r) => atLeast(r.ratios['replay / ceiling-http'], 0.2),
+  ],
+  [
+    'create >= 0.20 x ceiling-db',
+    (r) => atLeast(r.ratios['create / ceiling-db'], 0.2),
+  ],
+  [
+    'read >= 0.15 x ceiling-http',
+    (r) => atLeast(r.ratios['read / ceiling-http'], 0.15),
+  ],
+  ...(['replay', 'create'] as const).map(
+    (name): [string, (run: Run) => boolean | undefined] => [
+      `${name} p99 <= 5 x p50`,
+      ({ by }) => by[name] && by[name].p99 <= 5 * Math.max(by[name].p50, 1),
+    ],
+  ),
+  ...(['create', 'replay', 'read', 'list'] as const).map(
+    (name): [string, (run: Run) => boolean | undefined] => [
+      `${name}: no non-2xx`,
+      ({ by }) => by[name] && by[name].non2xx === 0,
+    ],
+  ),
+  [
+    'conflict: only 201 and 409',
+    ({ by }) =>
+      by.conflict &&
+      Object.keys(by.conflict.statuses).every((code) =>
+        ['201', '409'].includes(code),
+      ),
+  ],
+  ['app peak RSS <= 256 MiB', (r) => r.peakRssMiB <= 256],
+];
+
+function atLeast(
+  value: number | undefined,
+  floor: number,
+): boolean | undefined {
+  return value === undefined ? undefined : value >= floor;
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    scenarios: { type: 'string', default: SCENARIOS.join(',') },
+    json: { type: 'string' },
+    // A directory: profile the app (node --cpu-prof) for the whole run.
+    'cpu-prof': { type: 'string' },
+  },
+});
+const duration = Number(flags.duration);
+const connections = Number(flags.connections);
+const scenarios = flags.scenarios
+  .split(',')
+  .map((name) => name.trim()) as Scenario[];
+for (const name of scenarios)
+  if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}`);
+
+const adminUrl =
+  process.env.BENCH_ADMIN_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
+const redisBase = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = `${redisBase.replace(/\/\d*$/, '')}/11`; // a Redis database of its own, flushed first
+const secret = `bench-${randomUUID()}`;
+const user = `bench-${randomUUID()}`;
+const token = jwt.sign({ sub: user }, secret, {
+  algorithm: 'HS256',
+  expiresIn: 3600,
+});
+const orderBody = JSON.stringify({
+  currency: 'USD',
+  items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+  note: 'bench',
+});
+const postHeaders = (key: string) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  'idempotency-key': key,
+});
+
+async function main(): Promise<void> {
+  const dbName = `orders_bench_${Date.now()}`;
+  const databaseUrl = withDatabase(adminUrl, dbName);
+  await query(adminUrl, `CREATE DATABASE "${dbName}"`);
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  await redis.flushDb();
+  let app: AppProcess | undefined;
+  try {
+    app = await startApp(databaseUrl);
+    const seeded = await seed(app.url);
+    const results: Result[] = [];
+    for (const name of scenarios) {
+      // Fresh statistics before each scenario, as autovacuum would have them within a minute: on a
+      // table that just grew from 0 to 20,000 rows, stale statistics would plan a sequential scan.
+      await query(databaseUrl, 'ANALYZE orders');
+      const result = await run(name, app.url, seeded, databaseUrl);
+      result.memory = await appMemory(app.adminUrl);
+      results.push(result);
+      console.error(`${name}: ${Math.round(result.rps)} req/s`);
+    }
+    report(results, peakRss(app.child.pid!));
+  } finally {
+    await app?.stop();
+    await redis.flushDb();
+    await redis.quit();
+    await query(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  }
+}
+
+function startApp(databaseUrl: string): Promise<AppProcess> {
+  const profile = flags['cpu-prof']
+    ? ['--cpu-prof', '--cpu-prof-dir', flags['cpu-prof']]
+    : [];
+  return startAppProcess(
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl,
+      DB_MIGRATIONS_RUN: 'true',
+      REDIS_URL: redisUrl,
+      JWT_SECRET: secret,
+      // One bench user sends far more than a real one may: lift the cap (the limiter's Redis call still runs).
+      THROTTLE_LIMIT: '1000000000',
+      ...pick(
+        process.env,
+        /^(DB_POOL_SIZE|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS)$/,
+      ),
+    },
+    { nodeFlags: [...productionNodeFlags(), ...profile], discardStdout: true },
+  );
+}
+
+/** One order to replay and read, and a user with a full first page to list. */
+async function seed(
+  base: string,
+): Promise<{ replayKey: string; orderId: string }> {
+  const replayKey = randomUUID();
+  const created = await post(base, replayKey);
+  for (let i = 0; i < 30; i++) await post(base, randomUUID());
+  return { replayKey, orderId: created.id };
+}
+
+async function post(base: string, key: string): Promise<{ id: string }> {
+  const response = await fetch(`${base}/orders`, {
+    method: 'POST',
+    headers: postHeaders(key),
+    body: orderBody,
+  });
+  if (response.status !== 201)
+    throw new Error(
+      `seeding failed: ${response.status} ${await response.text()}`,
+    );
+  return (await response.json()) as { id: string };
+}
+
+function run(
+  name: Scenario,
+  base: string,
+  seeded: { replayKey: string; orderId: string },
+  databaseUrl: string,
+): Promise<Result> {
+  const auth = { authorization: `Bearer ${token}` };
+  switch (name) {
+    case 'ceiling-http':
+      return cannon(name, { url: `${base}/health/live` });
+    case 'ceiling-db':
+      return insertCeiling(databaseUrl);
+    case 'create':
+      return cannon(
+        name,
+        postEach(base, () => randomUUID()),
+      );
+    case 'replay':
+      return cannon(name, {
+        url: `${base}/orders`,
+        method: 'POST',
+        body: orderBody,
+        headers: postHeaders(seeded.replayKey),
+      });
+    case 'read':
+      return cannon(name, {
+        url: `${base}/orders/${seeded.orderId}`,
+        headers: auth,
+      });
+    case 'list':
+      return cannon(name, { url: `${base}/orders?limit=20`, headers: auth });
+    case 'conflict': {
+      // All connections hammer one key at a time; it changes every 20 ms, so most requests meet it in flight.
+      const round = `conflict-${randomUUID()}`;
+      return cannon(
+        name,
+        postEach(base, () => `${round}-${Math.floor(Date.now() / 20)}`),
+      );
+    }
+  }
+}
+
+/** POST /orders with the key `nextKey()` returns for each request. */
+function postEach(base: string, nextKey: () => string): autocannon.Options {
+  return {
+    url: `${base}/orders`,
+    requests: [
+      {
+        method: 'POST',
+        body: orderBody,
+        setupRequest: (request) => ({
+          ...request,
+          headers: postHeaders(nextKey()),
+        }),
+      },
+    ],
+  };
+}
+
+async function cannon(
+  name: Scenario,
+  options: autocannon.Options,
+): Promise<Result> {
+  const result = await autocannon({ connections, duration, ...options });
+  const statuses = Object.fromEntries(
+    Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [
+      code,
+      Number(stats.count ?? 0),
+    ]),
+  );
+  return {
+    scenario: name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    statuses,
+  };
+}
+
+/** The database's own ceiling: `connections` clients each looping over a single-row INSERT (autocommit). */
+async function insertCeiling(databaseUrl: string): Promise<Result> {
+  await query(
+    databaseUrl,
+    'CREATE TABLE bench_ceiling (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id text NOT NULL, ' +
+      'items jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const clients = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      return client;
+    }),
+  );
+  const latencies: number[] = [];
+  const until = Date.now() + duration * 1000;
+  await Promise.all(
+    clients.map(async (client) => {
+      while (Date.now() < until) {
+        const started = process.hrtime.bigint();
+        await client.query(
+          'INSERT INTO bench_ceiling (user_id, items) VALUES ($1, $2)',
+          [user, orderBody],
+        );
+        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+    }),
+  );
+  await Promise.all(clients.map((client) => client.end()));
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => latencies[Math.floor((latencies.length - 1) * p)];
+  return {
+    scenario: 'ceiling-db',
+    rps: latencies.length / duration,
+    p50: at(0.5),
+    p99: at(0.99),
+    non2xx: 0,
+    errors: 0,
+    statuses: {},
+  };
+}
+
+/** The app's memory right after a scenario, from its own /metrics on the admin port (MiB). */
+async function appMemory(adminBase: string): Promise<Memory> {
+  const text = await (await fetch(`${adminBase}/metrics`)).text();
+  const read = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) /
+    2 ** 20;
+  return {
+    rss: read('process_resident_memory_bytes'),
+    heapUsed: read('nodejs_heap_size_used_bytes'),
+    heapTotal: read('nodejs_heap_size_total_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
+}
+
+/** Peak resident set size of the app over the whole run (Linux: VmHWM). */
+function peakRss(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(
+    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  );
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+function report(results: Result[], peakRssMiB: number): void {
+  const by = Object.fromEntries(
+    results.map((r) => [r.scenario, r]),
+  ) as Run['by'];
+  const ratios: Ratios = Object.fromEntries(
+    Object.entries(RATIOS).map(([label, [a, b]]) => [
+      label,
+      by[a] && by[b] ? by[a].rps / by[b].rps : undefined,
+    ]),
+  );
+  const cpu = os.cpus()[0]?.model.trim();
+  const machine = `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const verdicts = TARGETS.map(
+    ([name, holds]) => [name, holds({ by, ratios, peakRssMiB })] as const,
+  )
+    .filter(([, holds]) => holds !== undefined)
+    .map(([name, holds]) => `${holds ? 'ok  ' : 'MISS'} ${name}`);
+  const lines = [
+    `${machine}; ${connections} connections, ${duration} s per scenario`,
+    '',
+    '| scenario | req/s | p50 ms | p99 ms | non-2xx | statuses | RSS after (heap used/total, external) MiB |',
+    '|---|---:|---:|---:|---:|---|---|',
+    ...results.map(
+      (r) =>
+        `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx} | ` +
+        `${Object.entries(r.statuses)
+          .map(([code, n]) => `${code}:${n}`)
+          .join(' ')} | ${memoryCell(r.memory)} |`,
+    ),
+    '',
+    ...Object.entries(ratios)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => `${name} = ${value!.toFixed(2)}`),
+    `app peak RSS = ${peakRssMiB.toFixed(0)} MiB`,
+    '',
+    ...verdicts,
+  ];
+  console.log(lines.join('\n'));
+  if (flags.json)
+    writeFileSync(
+      flags.json,
+      JSON.stringify(
+        { machine, connections, duration, results, ratios, peakRssMiB },
+        null,
+        2,
+      ),
+    );
+}
+
+function memoryCell(m: Memory | undefined): string {
+  if (!m) return '';
+  const f = (v: number) => v.toFixed(0);
+  return `${f(m.rss)} (${f(m.heapUsed)}/${f(m.heapTotal)}, ${f(m.external)})`;
+}
+
+function withDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+async function query(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function pick(
+  source: NodeJS.ProcessEnv,
+  pattern: RegExp,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(source).filter(
+      (entry): entry is [string, string] =>
+        pattern.test(entry[0]) && entry[1] !== undefined,
+    ),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
