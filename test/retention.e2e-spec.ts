@@ -1,10 +1,8 @@
 import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
-import {
-  KeyRetentionService,
-  PURGE_BATCH,
-  PURGE_LOCK_ID,
-} from '../src/orders/key-retention.service';
+import { purgeBatchSql } from '../src/database/key-purge';
+import { KeyPurgeService } from '../src/database/key-purge.service';
+import { ORDERS_KEYED_TABLE } from '../src/orders/orders.sql';
 import {
   createOrder,
   createTestApp,
@@ -18,7 +16,7 @@ describe('Idempotency key retention in Postgres', () => {
   const redis = createClient({ url: process.env.REDIS_URL });
   let t: TestApp;
   let db: DataSource;
-  let retention: KeyRetentionService;
+  let retention: KeyPurgeService;
 
   beforeAll(async () => {
     await redis.connect();
@@ -29,7 +27,7 @@ describe('Idempotency key retention in Postgres', () => {
       },
     });
     db = t.app.get(DataSource);
-    retention = t.app.get(KeyRetentionService);
+    retention = t.app.get(KeyPurgeService);
   });
   afterAll(async () => {
     await t.close();
@@ -84,7 +82,9 @@ describe('Idempotency key retention in Postgres', () => {
     await other.connect();
     try {
       await other.startTransaction();
-      await other.query('SELECT pg_advisory_xact_lock($1)', [PURGE_LOCK_ID]);
+      await other.query('SELECT pg_advisory_xact_lock($1)', [
+        ORDERS_KEYED_TABLE.lockId,
+      ]);
       expect(await retention.purge()).toBe(0);
       expect(await keysOf(user)).toEqual(['k-0']);
       await other.commitTransaction();
@@ -103,7 +103,7 @@ describe('Idempotency key retention in Postgres', () => {
       // The test table is tiny, where a scan is cheapest; forbid it to see which index can serve the query.
       await runner.query('SET LOCAL enable_seqscan = off');
       const rows: { 'QUERY PLAN': unknown }[] = await runner.query(
-        `EXPLAIN (FORMAT JSON) ${PURGE_BATCH}`,
+        `EXPLAIN (FORMAT JSON) ${purgeBatchSql(ORDERS_KEYED_TABLE)}`,
         [172800, 1000],
       );
       const plan = rows[0]['QUERY PLAN'];

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
-import { KeyRetentionService } from './key-retention.service';
+import { KeyPurgeModule } from '../database/key-purge.module';
 import { OrdersController } from './orders.controller';
+import { ORDERS_KEYED_TABLE } from './orders.sql';
 import { OrdersService } from './orders.service';
 import { TestFaults } from './test-faults';
 
 @Module({
+  imports: [KeyPurgeModule.forTable(ORDERS_KEYED_TABLE)],
   controllers: [OrdersController],
-  providers: [OrdersService, TestFaults, KeyRetentionService],
+  providers: [OrdersService, TestFaults],
 })
 export class OrdersModule {}

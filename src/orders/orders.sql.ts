@@ -1,3 +1,4 @@
+import type { KeyedTable } from '../database/key-purge';
 import type { OrderView } from './dto/order.view';
 import type { OrderItem, OrderStatus } from './order.entity';
 
@@ -55,3 +56,16 @@ export function toView(row: OrderRow): OrderView {
     createdAt: row.created_at.toISOString(),
   };
 }
+
+/**
+ * Where orders keep their idempotency keys, for the purge: the partial index
+ * orders_unpurged_key_created_at_idx serves its batches. The lock id is "orders-key-purge" as a number.
+ */
+export const ORDERS_KEYED_TABLE: KeyedTable = {
+  table: 'orders',
+  idColumn: 'id',
+  keyColumn: 'idempotency_key',
+  alsoClear: ['request_fingerprint'],
+  createdAtColumn: 'created_at',
+  lockId: 7264_3311,
+};

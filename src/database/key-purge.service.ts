@@ -1,54 +1,37 @@
 import {
-  Inject,
-  Injectable,
   Logger,
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { SchedulerRegistry } from '@nestjs/schedule';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { idempotencyConfig } from '../config';
-
-/** Advisory lock id of the purge ("orders-key-purge" as a number): one instance purges at a time. */
-export const PURGE_LOCK_ID = 7264_3311;
+import type { SchedulerRegistry } from '@nestjs/schedule';
+import type { DataSource } from 'typeorm';
+import type { idempotencyConfig } from '../config';
+import { KeyedTable, purgeBatchSql } from './key-purge';
 
 /**
- * One batch: the oldest orders past the retention window that still hold a key. Served by the
- * partial index orders_unpurged_key_created_at_idx; SKIP LOCKED never waits on a create in flight.
- */
-export const PURGE_BATCH = `WITH batch AS (
-    SELECT id FROM orders
-    WHERE idempotency_key IS NOT NULL
-      AND created_at < now() - make_interval(secs => $1)
-    ORDER BY created_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-  )
-  UPDATE orders o SET idempotency_key = NULL, request_fingerprint = NULL
-  FROM batch WHERE o.id = batch.id`;
-
-/**
- * Forgets idempotency keys in Postgres after IDEMPOTENCY_KEY_RETENTION_SECONDS (the Redis entries
- * expire on their own after IDEMPOTENCY_TTL_SECONDS). Once purged, a key may be reused and makes a new
- * order. Runs every IDEMPOTENCY_PURGE_INTERVAL_SECONDS in bounded batches, each its own short
+ * Forgets one table's idempotency keys after IDEMPOTENCY_KEY_RETENTION_SECONDS (the Redis entries
+ * expire on their own after IDEMPOTENCY_TTL_SECONDS). Once purged, a key may be reused and makes a
+ * new row. Runs every IDEMPOTENCY_PURGE_INTERVAL_SECONDS in bounded batches, each its own short
  * transaction holding a transaction-level advisory lock, so only one instance purges at a time and a
- * crash mid-purge leaves nothing locked.
+ * crash mid-purge leaves nothing locked. Registered per table by `KeyPurgeModule.forTable()`.
  */
-@Injectable()
-export class KeyRetentionService
+export class KeyPurgeService
   implements OnApplicationBootstrap, OnApplicationShutdown
 {
-  private readonly logger = new Logger(KeyRetentionService.name);
+  private readonly logger: Logger;
+  private readonly batchSql: string;
   private running?: Promise<number>;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    @Inject(idempotencyConfig.KEY)
+    private readonly db: DataSource,
     private readonly config: ConfigType<typeof idempotencyConfig>,
     private readonly scheduler: SchedulerRegistry,
-  ) {}
+    private readonly target: KeyedTable,
+  ) {
+    this.logger = new Logger(`KeyPurge:${target.table}`);
+    this.batchSql = purgeBatchSql(target);
+  }
 
   onApplicationBootstrap(): void {
     const timer = setInterval(() => {
@@ -57,7 +40,7 @@ export class KeyRetentionService
       );
     }, this.config.purgeIntervalSeconds * 1000);
     timer.unref();
-    this.scheduler.addInterval('idempotency-key-purge', timer);
+    this.scheduler.addInterval(`key-purge:${this.target.table}`, timer);
   }
 
   /** The ScheduleModule clears the interval; a purge under way finishes its batch first. */
@@ -65,7 +48,7 @@ export class KeyRetentionService
     await this.running?.catch(() => undefined);
   }
 
-  /** Clears expired keys batch by batch; returns how many orders were cleared (0 if another instance holds the lock). */
+  /** Clears expired keys batch by batch; returns how many rows were cleared (0 if another instance holds the lock). */
   purge(): Promise<number> {
     this.running ??= this.purgeAll().finally(() => (this.running = undefined));
     return this.running;
@@ -89,14 +72,14 @@ export class KeyRetentionService
     return this.db.transaction(async (manager) => {
       const [{ locked }] = await manager.query<{ locked: boolean }[]>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
-        [PURGE_LOCK_ID],
+        [this.target.lockId],
       );
       if (!locked) return undefined;
       // TypeORM answers an UPDATE with [rows, rowCount].
-      const [, count] = await manager.query<[unknown[], number]>(PURGE_BATCH, [
-        this.config.keyRetentionSeconds,
-        this.config.purgeBatchSize,
-      ]);
+      const [, count] = await manager.query<[unknown[], number]>(
+        this.batchSql,
+        [this.config.keyRetentionSeconds, this.config.purgeBatchSize],
+      );
       return count;
     });
   }
