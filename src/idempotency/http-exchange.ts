@@ -4,6 +4,14 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { REPLAYED_HEADER } from './idempotency.constants';
 import type { CompletedEntry } from './storage/idempotency-storage.interface';
 
+/** What the interceptor reads of a request, whatever the HTTP platform. */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+
 /**
  * What the interceptor reads from and writes to a response, through Nest's HTTP adapter so that it
  * works on Express and Fastify alike.

@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { DEFAULT_HEADER_NAME } from './idempotency.constants';
 
 /**
  * What the interceptor learned about the request, for handlers that persist the key themselves. A
@@ -14,6 +15,8 @@ export class IdempotencyContext {
     readonly key: string,
     readonly scope: string,
     readonly fingerprint: string,
+    /** The header the key came in, for error messages. */
+    readonly headerName: string = DEFAULT_HEADER_NAME,
   ) {}
 
   get replayed(): boolean {

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { DEFAULT_HEADER_NAME } from './idempotency.constants';
 
 /**
  * Errors of the idempotency layer. Each body carries a stable `code`, so an app-wide exception filter
@@ -38,10 +39,10 @@ export class InvalidIdempotencyKeyException extends IdempotencyException {
 
 /** The key was already used for a request with a different method, path or body. */
 export class IdempotencyKeyReusedException extends IdempotencyException {
-  constructor() {
+  constructor(header: string = DEFAULT_HEADER_NAME) {
     super(
       'IDEMPOTENCY_KEY_REUSED',
-      'This Idempotency-Key was already used with a different request; use a new key for a new request',
+      `This ${header} was already used with a different request; use a new key for a new request`,
       HttpStatus.UNPROCESSABLE_ENTITY,
     );
   }
@@ -49,10 +50,13 @@ export class IdempotencyKeyReusedException extends IdempotencyException {
 
 /** A request with the same key and payload is still being processed; retry after `retryAfterSeconds`. */
 export class IdempotencyRequestInProgressException extends IdempotencyException {
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(
+    readonly retryAfterSeconds: number,
+    header: string = DEFAULT_HEADER_NAME,
+  ) {
     super(
       'IDEMPOTENCY_REQUEST_IN_PROGRESS',
-      'A request with this Idempotency-Key is still in progress; retry after the Retry-After delay',
+      `A request with this ${header} is still in progress; retry after the Retry-After delay`,
       HttpStatus.CONFLICT,
     );
   }

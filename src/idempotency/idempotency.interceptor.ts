@@ -10,7 +10,7 @@ import { from, lastValueFrom, Observable } from 'rxjs';
 import { retryAfterSeconds } from './claim-lease';
 import { Claim, ClaimStore } from './claim-store';
 import { requestFingerprint } from './fingerprint';
-import { HttpExchange } from './http-exchange';
+import { HttpExchange, type HttpRequest } from './http-exchange';
 import {
   attachIdempotencyContext,
   IdempotencyContext,
@@ -39,13 +39,6 @@ import {
 } from './storage/idempotency-storage.interface';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-interface HttpRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string | string[] | undefined>;
-  body?: unknown;
-}
 
 /**
  * Claims the key, replays a stored response, refuses a reused key (422) or a duplicate in flight (409),
@@ -139,6 +132,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       key,
       this.options.scope(request) ?? 'global',
       requestFingerprint(request.method, path, request.body),
+      headerName,
     );
   }
 
@@ -150,13 +144,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<HttpRequest>();
     if (entry.fingerprint !== claim.lock.fingerprint) {
       this.report('key_reused', request);
-      throw new IdempotencyKeyReusedException();
+      throw new IdempotencyKeyReusedException(this.options.headerName);
     }
     if (entry.state === 'in_flight') {
       this.report('conflict_in_flight', request);
       const retryAfter = retryAfterSeconds(entry, claim.leaseMs);
       this.exchange.setHeader(context, 'Retry-After', String(retryAfter));
-      throw new IdempotencyRequestInProgressException(retryAfter);
+      throw new IdempotencyRequestInProgressException(
+        retryAfter,
+        this.options.headerName,
+      );
     }
     this.report('replayed', request);
     return this.exchange.replay(context, entry);

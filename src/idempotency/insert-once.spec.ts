@@ -41,6 +41,13 @@ describe('insertOnce (the database half of the promise)', () => {
     expect(idempotency.replayed).toBe(false);
   });
 
+  it('names the header the key came in when it refuses it', async () => {
+    const idempotency = new IdempotencyContext('k1', 'alice', 'fp-1', 'X-Key');
+    await expect(
+      insertOnce(idempotency, steps({ fingerprint: 'fp-other', result: 'x' })),
+    ).rejects.toThrow(/This X-Key was already used/);
+  });
+
   it('lets any other error through untouched', async () => {
     const broken = new Error('connection lost');
     await expect(

@@ -39,7 +39,7 @@ export async function insertOnce<T>(
       'unique violation on the idempotency key, but no row holds the key',
     );
   if (existing.fingerprint !== idempotency.fingerprint)
-    throw new IdempotencyKeyReusedException();
+    throw new IdempotencyKeyReusedException(idempotency.headerName);
   idempotency.markReplayed();
   return existing.result;
 }

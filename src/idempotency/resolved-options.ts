@@ -1,3 +1,4 @@
+import { DEFAULT_HEADER_NAME } from './idempotency.constants';
 import { DEFAULT_KEY_PATTERN } from './idempotency-key';
 import type {
   IdempotencyModuleOptions,
@@ -15,7 +16,7 @@ export function resolveOptions(
   options: IdempotencyModuleOptions,
 ): ResolvedIdempotencyOptions {
   return {
-    headerName: options.headerName ?? 'Idempotency-Key',
+    headerName: options.headerName ?? DEFAULT_HEADER_NAME,
     keyPattern: options.keyPattern ?? DEFAULT_KEY_PATTERN,
     scope: options.scope ?? (() => 'global'),
     storeStatus:
