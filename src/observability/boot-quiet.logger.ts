@@ -19,8 +19,8 @@ export class BootQuietLogger implements LoggerService {
   log(message: unknown, ...params: unknown[]): void {
     const context = params.at(-1);
     if (typeof context === 'string' && NEST_BOOT_CONTEXTS.has(context))
-      return this.inner.debug?.(message, ...params);
-    this.inner.log(message, ...params);
+      this.inner.debug?.(message, ...params);
+    else this.inner.log(message, ...params);
   }
   error(message: unknown, ...params: unknown[]): void {
     this.inner.error(message, ...params);
