@@ -12,6 +12,15 @@ module.exports = {
     { ...shared, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
     {
       ...shared,
+      displayName: 'client',
+      rootDir: 'client',
+      testRegex: 'src/.*\\.spec\\.ts$',
+      transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+      // The client's sources import './x.js' (what its ES module build needs); here they are .ts.
+      moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+    },
+    {
+      ...shared,
       displayName: 'e2e',
       rootDir: '.',
       testRegex: 'test/.*\\.e2e-spec\\.ts$',

@@ -8,7 +8,8 @@ import {
   NestFastifyApplication,
 } from '@nestjs/platform-fastify';
 import { errorCodes } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
+import { createOpenApiDocument } from './openapi/openapi-document';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
@@ -25,7 +26,6 @@ import { tagRequest } from './observability/request-tags';
 import { PinoLogger } from 'nestjs-pino';
 import { AppValidationPipe } from './common/app-validation.pipe';
 import { securityHeadersFor } from './common/security-headers';
-import { retrySemanticsTable } from './common/retry-semantics';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
@@ -67,22 +67,6 @@ export function createFastifyAdapter(
   });
 }
 
-const API_DESCRIPTION = `
-Orders whose creation is always safe to retry.
-
-**Retry semantics.** Every \`POST /orders\` carries an \`Idempotency-Key\` (unique per order, e.g. a UUID).
-Keys are scoped to the authenticated user.
-
-${retrySemanticsTable()}
-
-Any 4xx or 5xx is not remembered: a corrected retry with the same key runs again.
-
-Two windows. Redis replays a stored response for IDEMPOTENCY_TTL_SECONDS (default 24 h). Postgres
-resolves the key to the original order for IDEMPOTENCY_KEY_RETENTION_SECONDS (default 48 h, never shorter
-than the Redis window), so within it a retry never creates a second order, even with Redis unavailable.
-After the retention window the key is forgotten and may be reused: it then makes a new order.
-`;
-
 function hasNonJsonBody(
   headers: Record<string, string | string[] | undefined>,
 ): boolean {
@@ -95,25 +79,9 @@ function hasNonJsonBody(
 }
 
 export function setupSwagger(app: INestApplication): void {
-  const config = new DocumentBuilder()
-    .setTitle('orders')
-    .setDescription(API_DESCRIPTION)
-    .setVersion('1.0')
-    .addBearerAuth({
-      type: 'http',
-      scheme: 'bearer',
-      bearerFormat: 'JWT',
-      description: 'HS256, claim sub = user id',
-    })
-    .build();
-  SwaggerModule.setup(
-    'docs',
-    app,
-    () => SwaggerModule.createDocument(app, config),
-    {
-      jsonDocumentUrl: 'docs-json',
-    },
-  );
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
+    jsonDocumentUrl: 'docs-json',
+  });
 }
 
 /** Everything main.ts and the tests share: pipes, the error filter, headers, request ids, docs. */

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createTestApp,
   newUser,
@@ -44,6 +48,24 @@ describe('OpenAPI document: every documented example works as written', () => {
     doc = (await send(t.url, 'GET', '/docs-json')).body as Document;
   });
   afterAll(() => t.close());
+
+  it('is the document the client is generated from: dist/openapi/write-openapi.js writes it without a database', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      execFileSync(process.execPath, ['dist/openapi/write-openapi.js', file], {
+        env: { PATH: process.env.PATH },
+        timeout: 20_000,
+      });
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(doc);
+      // And the committed copy the client's types come from is current (npm run client:types).
+      expect(JSON.parse(readFileSync('client/openapi.json', 'utf8'))).toEqual(
+        doc,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('types integers as integers, the note as a nullable string, and declares Retry-After', () => {
     const { schemas } = doc.components;

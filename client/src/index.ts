@@ -1,0 +1,23 @@
+export { OrdersClient } from './orders-client.js';
+export type {
+  CallOptions,
+  CreateOrderOptions,
+  OrdersClientOptions,
+  RetryEvent,
+} from './orders-client.js';
+export { OrdersApiError, OrdersNetworkError } from './errors.js';
+export type { ErrorDetail } from './errors.js';
+export {
+  fullJitterDelayMs,
+  retryAfterMs,
+  retryReasonOf,
+} from './retry-policy.js';
+export type { RetryReason } from './retry-policy.js';
+export type {
+  CreatedOrder,
+  CreateOrderInput,
+  Order,
+  OrderItem,
+  OrderPage,
+} from './types.js';
+export type { components, paths } from './generated/openapi.js';

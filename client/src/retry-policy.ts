@@ -1,0 +1,65 @@
+import { OrdersApiError, OrdersNetworkError } from './errors.js';
+
+/** Why an attempt is retried; `onRetry` receives it. */
+export type RetryReason =
+  'network' | 'timeout' | 'in_progress' | 'rate_limited' | 'unavailable';
+
+/** Statuses that say "not now" rather than "no": the same request may succeed later. */
+const UNAVAILABLE = new Set([502, 503, 504]);
+
+/**
+ * The retry table (client/README.md): network failures and timeouts, 409
+ * `IDEMPOTENCY_REQUEST_IN_PROGRESS`, 429, 502, 503 and 504 are retried; every other answer is final,
+ * including 422 `IDEMPOTENCY_KEY_REUSED` (a bug in the caller) and 500 (the service cannot say it
+ * will work next time).
+ */
+export function retryReasonOf(
+  failure: OrdersApiError | OrdersNetworkError,
+): RetryReason | undefined {
+  if (failure instanceof OrdersNetworkError)
+    return failure.timedOut ? 'timeout' : 'network';
+  if (failure.status === 409)
+    return failure.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
+      ? 'in_progress'
+      : undefined;
+  if (failure.status === 429) return 'rate_limited';
+  return UNAVAILABLE.has(failure.status) ? 'unavailable' : undefined;
+}
+
+export function isRetryableStatus(status: number, code: string): boolean {
+  return (
+    (status === 409 && code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS') ||
+    status === 429 ||
+    UNAVAILABLE.has(status)
+  );
+}
+
+/**
+ * `Retry-After` in milliseconds: whole seconds, or an HTTP date (RFC 9110); undefined when absent or
+ * unreadable (then the backoff decides). A date in the past means "now".
+ */
+export function retryAfterMs(
+  header: string | null,
+  now: number,
+): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * Exponential backoff with full jitter ("Exponential Backoff and Jitter", AWS Architecture Blog):
+ * a uniform wait in [0, min(maxDelayMs, baseDelayMs * 2^(attempt-1))). Spreading retries at random
+ * keeps a crowd of clients that failed together from retrying together.
+ */
+export function fullJitterDelayMs(
+  attempt: number,
+  baseDelayMs: number,
+  maxDelayMs: number,
+  random: () => number,
+): number {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * ceiling);
+}
