@@ -108,7 +108,10 @@ describe('canonicalJson / requestFingerprint (properties)', () => {
   });
 });
 
-/** A small seeded PRNG, so that a failing shuffle replays from fast-check's seed. */
+/**
+ * A small seeded PRNG, so that a failing shuffle replays from fast-check's seed. (test/support has the
+ * same one; the library's specs import nothing outside the library, so that it stays liftable.)
+ */
 function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

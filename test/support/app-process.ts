@@ -33,9 +33,9 @@ const OUTPUT_KEPT = 1 << 20;
 
 /** The V8 flags of `npm run start:prod` (and the Dockerfile), read from package.json: one source. */
 export function productionNodeFlags(): string[] {
-  const pkg = JSON.parse(
-    readFileSync(join(ROOT, 'package.json'), 'utf8'),
-  ) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   return pkg.scripts['start:prod']
     .split(/\s+/)
     .filter((word) => word.startsWith('--'));

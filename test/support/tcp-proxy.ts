@@ -1,10 +1,11 @@
-import { AddressInfo, createServer, Server, Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, Socket } from 'node:net';
 
 /**
  * A TCP proxy the tests own, in front of Postgres or Redis, to inject real network faults:
  * `cut()` drops every open connection and refuses new ones; `stall()` keeps connections open but
  * holds every byte (a hung server or a black-holed network); `restore()` lets traffic through
- * again, delivering what a stall held back in order.
+ * again, delivering what a stall held back in order; `delay(ms)` delivers every byte `ms` late (a slow
+ * network), in order.
  */
 export class TcpProxy {
   private readonly server: Server;
@@ -12,13 +13,17 @@ export class TcpProxy {
   private open = true;
   private stalled = false;
   private held: { to: Socket; chunk: Buffer }[] = [];
+  private delayMs = 0;
   /** Chunks sent from clients towards the target so far: what the app asked of the server. */
   requestsForwarded = 0;
 
-  private constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {
+  private readonly targetHost: string;
+  private readonly targetPort: number;
+
+  // Plain fields, no parameter properties: scripts load this file through Node's type stripping.
+  private constructor(targetHost: string, targetPort: number) {
+    this.targetHost = targetHost;
+    this.targetPort = targetPort;
     this.server = createServer((client) => this.accept(client));
   }
 
@@ -54,6 +59,11 @@ export class TcpProxy {
     this.stalled = true;
   }
 
+  /** Every byte from now on arrives `ms` late (0: on time again, after what is already delayed). */
+  delay(ms: number): void {
+    this.delayMs = ms;
+  }
+
   restore(): void {
     this.open = true;
     this.stalled = false;
@@ -87,9 +97,14 @@ export class TcpProxy {
   }
 
   private forward(from: Socket, to: Socket): void {
+    // When the last delayed chunk of this direction is due: later chunks never overtake it.
+    let lastDueAt = 0;
     from.on('data', (chunk: Buffer) => {
-      if (this.stalled) this.held.push({ to, chunk });
-      else to.write(chunk);
+      if (this.stalled) return void this.held.push({ to, chunk });
+      const now = Date.now();
+      if (this.delayMs === 0 && lastDueAt <= now) return void to.write(chunk);
+      lastDueAt = Math.max(now + this.delayMs, lastDueAt);
+      setTimeout(() => to.write(chunk), lastDueAt - now);
     });
   }
 }

@@ -1,0 +1,74 @@
+/**
+ * npm run demo:chaos [-- --orders 2000 --clients 40 --seed 7 --drop 0.05]
+ *
+ * The client chaos run of test/client-chaos.e2e-spec.ts, for a person to watch: three instances of
+ * the production build on a fresh database, a lossy network in front of each, Redis cut and flushed,
+ * Postgres cut and delayed, instances SIGKILLed and SIGTERMed and restarted, while @orders/client
+ * places the orders. Prints what was sent, lost, retried and stored. Needs Postgres and Redis as
+ * `npm test` does (DEMO_ADMIN_DATABASE_URL, DEMO_REDIS_URL; Redis database 10 by default).
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { chaosTable, runChaos } from '../test/support/chaos.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    orders: { type: 'string', default: '2000' },
+    clients: { type: 'string', default: '40' },
+    seed: { type: 'string', default: String(Date.now() % 100_000) },
+    drop: { type: 'string', default: '0.05' },
+  },
+});
+const adminUrl =
+  process.env.DEMO_ADMIN_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
+
+async function main(): Promise<void> {
+  const name = `orders_demo_${Date.now()}`;
+  const databaseUrl = new URL(adminUrl);
+  databaseUrl.pathname = `/${name}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  try {
+    const drop = Number(flags.drop);
+    console.error(
+      `placing ${flags.orders} orders from ${flags.clients} clients (seed ${flags.seed}); ` +
+        `${drop * 100}% of requests and ${drop * 100}% of answers lost in transit`,
+    );
+    const report = await runChaos({
+      databaseUrl: databaseUrl.toString(),
+      redisUrl,
+      jwtSecret: randomBytes(32).toString('hex'),
+      logicalOrders: Number(flags.orders),
+      clients: Number(flags.clients),
+      seed: Number(flags.seed),
+      dropRequests: drop,
+      dropAnswers: drop,
+      migrate: true,
+      log: (line) => console.error(line),
+    });
+    console.log(chaosTable(report));
+    for (const problem of [...report.gaveUp, ...report.mismatches].slice(0, 10))
+      console.log(`problem: ${problem}`);
+    process.exitCode =
+      report.duplicates === 0 && report.mismatches.length === 0 ? 0 : 1;
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
