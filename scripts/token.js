@@ -12,11 +12,18 @@ if (!userId) {
 }
 let secret = process.env.JWT_SECRET;
 if (!secret && existsSync('.env')) {
-  const line = readFileSync('.env', 'utf8').split('\n').find((l) => l.startsWith('JWT_SECRET='));
+  const line = readFileSync('.env', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('JWT_SECRET='));
   secret = line?.slice('JWT_SECRET='.length).trim();
 }
 if (!secret) {
   console.error('JWT_SECRET is not set (environment or .env)');
   process.exit(2);
 }
-console.log(jwt.sign({ sub: userId }, secret, { algorithm: 'HS256', expiresIn: Number(ttl) }));
+console.log(
+  jwt.sign({ sub: userId }, secret, {
+    algorithm: 'HS256',
+    expiresIn: Number(ttl),
+  }),
+);

@@ -24,6 +24,7 @@ import {
 import { MetricsService } from './observability/metrics.service';
 import { ObservabilityModule } from './observability/observability.module';
 import { OrdersModule } from './orders/orders.module';
+import { PaymentsModule } from './payments/payments.module';
 import { ThrottlingModule } from './throttling/throttling.module';
 import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
 import type { RedisScripting } from './redis/redis-commander';
@@ -79,6 +80,7 @@ import type { RedisScripting } from './redis/redis-commander';
     ThrottlingModule,
     AuthModule,
     OrdersModule,
+    PaymentsModule,
     HealthModule,
   ],
 })

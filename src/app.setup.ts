@@ -78,6 +78,12 @@ function hasNonJsonBody(
   return hasBody && !(typeof type === 'string' && JSON_CONTENT_TYPE.test(type));
 }
 
+/**
+ * Options every Nest application of this service is created with (main.ts and the tests): the raw
+ * body bytes are kept beside the parsed JSON, for the payment webhook's signature check.
+ */
+export const APP_OPTIONS = { rawBody: true } as const;
+
 export function setupSwagger(app: INestApplication): void {
   SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',

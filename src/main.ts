@@ -9,8 +9,8 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AdminServer } from './observability/admin-server';
 import { BootQuietLogger } from './observability/boot-quiet.logger';
-import { configureApp, createFastifyAdapter } from './app.setup';
-import { appConfig, validateEnvironment } from './config';
+import { APP_OPTIONS, configureApp, createFastifyAdapter } from './app.setup';
+import { appConfig, paymentsConfig, validateEnvironment } from './config';
 import { rawDatabaseUrl } from './config/database.config';
 import { describeStartupFailure } from './startup-failure';
 import { readHttpServerLimits, readTrustProxy } from './config/app.config';
@@ -20,7 +20,12 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule,
     createFastifyAdapter(readTrustProxy(), readHttpServerLimits()),
-    { abortOnError: false, bufferLogs: true, logger: ['fatal'] },
+    {
+      ...APP_OPTIONS,
+      abortOnError: false,
+      bufferLogs: true,
+      logger: ['fatal'],
+    },
   );
   app.useLogger(new BootQuietLogger(app.get(Logger)));
   await configureApp(app);
@@ -50,11 +55,17 @@ async function logStartup(
       () => 'answering',
       () => 'not answering (serving without it)',
     );
+  const secrets = app.get<ConfigType<typeof paymentsConfig>>(paymentsConfig.KEY)
+    .webhookSecrets.length;
+  const webhooks =
+    secrets > 0
+      ? `payment webhooks on (${secrets} secret${secrets > 1 ? 's' : ''})`
+      : 'payment webhooks off (PAYMENT_WEBHOOK_SECRETS unset: they answer 503)';
   app
     .get(Logger)
     .log(
       `orders listening on ${url} (docs ${url}/docs, metrics ${adminUrl}/metrics); ` +
-        `${migrations}; Redis ${redis.mode} ${redisState}`,
+        `${migrations}; Redis ${redis.mode} ${redisState}; ${webhooks}`,
       'Startup',
     );
 }

@@ -90,6 +90,7 @@ describe('Health and API docs', () => {
       '/health/ready',
       '/orders',
       '/orders/{id}',
+      '/webhooks/payments',
     ]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({
       type: 'http',

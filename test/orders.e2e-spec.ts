@@ -37,6 +37,7 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
         createdAt: expect.stringMatching(
           /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
         ),
+        paidAt: null,
       });
       expect(response.headers.get('location')).toBe(
         `/orders/${response.body.id}`,

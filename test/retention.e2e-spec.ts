@@ -1,8 +1,10 @@
 import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
 import { purgeBatchSql } from '../src/database/key-purge';
-import { KeyPurgeService } from '../src/database/key-purge.service';
+import { keyPurgeToken } from '../src/database/key-purge.module';
+import type { KeyPurgeService } from '../src/database/key-purge.service';
 import { ORDERS_KEYED_TABLE } from '../src/orders/orders.sql';
+import { PAYMENT_EVENTS_TABLE } from '../src/payments/payments.sql';
 import {
   createOrder,
   createTestApp,
@@ -27,7 +29,7 @@ describe('Idempotency key retention in Postgres', () => {
       },
     });
     db = t.app.get(DataSource);
-    retention = t.app.get(KeyPurgeService);
+    retention = t.app.get(keyPurgeToken(ORDERS_KEYED_TABLE.table));
   });
   afterAll(async () => {
     await t.close();
@@ -114,5 +116,24 @@ describe('Idempotency key retention in Postgres', () => {
     } finally {
       await runner.release();
     }
+  });
+
+  it('deletes processed payment events past PAYMENT_EVENT_RETENTION_SECONDS and keeps newer ones', async () => {
+    const events = t.app.get<KeyPurgeService>(
+      keyPurgeToken(PAYMENT_EVENTS_TABLE.table),
+    );
+    const [old, recent] = [`msg_old_${Date.now()}`, `msg_new_${Date.now()}`];
+    await db.query(
+      `INSERT INTO payment_events (webhook_id, type, outcome, received_at)
+       VALUES ($1, 'payment.succeeded', 'paid', now() - interval '8 days'),
+              ($2, 'payment.succeeded', 'paid', now())`,
+      [old, recent],
+    );
+    expect(await events.purge()).toBeGreaterThanOrEqual(1);
+    const left: { webhook_id: string }[] = await db.query(
+      'SELECT webhook_id FROM payment_events WHERE webhook_id = ANY($1)',
+      [[old, recent]],
+    );
+    expect(left.map((row) => row.webhook_id)).toEqual([recent]);
   });
 });

@@ -6,14 +6,18 @@ import {
 } from '@nestjs/common';
 import { ErrorDetail, ValidationFailedError } from './errors';
 
-function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
+/** class-validator's errors as the envelope's per-field details (`items.0.sku`). */
+export function validationDetails(
+  errors: ValidationError[],
+  parent = '',
+): ErrorDetail[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
     const own = Object.values(error.constraints ?? {}).map((message) => ({
       field,
       message,
     }));
-    return [...own, ...flatten(error.children ?? [], field)];
+    return [...own, ...validationDetails(error.children ?? [], field)];
   });
 }
 
@@ -29,7 +33,8 @@ export class AppValidationPipe extends ValidationPipe {
       forbidNonWhitelisted: true,
       transform: true,
       validationError: { target: false, value: false },
-      exceptionFactory: (errors) => new ValidationFailedError(flatten(errors)),
+      exceptionFactory: (errors) =>
+        new ValidationFailedError(validationDetails(errors)),
     });
   }
 

@@ -1,3 +1,4 @@
+import { paymentsConfig } from './payments.config';
 import { loggingConfig } from './logging.config';
 import { idempotencyConfig } from './idempotency.config';
 import { redisConfig } from './redis.config';
@@ -207,5 +208,36 @@ describe('LOG_FORMAT', () => {
     expect(() => withEnv({ LOG_FORMAT: 'xml' }, loggingConfig)).toThrow(
       /LOG_FORMAT: "xml" is not one of auto, json, pretty/,
     );
+  });
+});
+
+describe('PAYMENT_WEBHOOK_SECRETS and PAYMENT_EVENT_RETENTION_SECONDS', () => {
+  it('reads one or more whsec_ secrets; none turns webhooks off', () => {
+    expect(withEnv({}, paymentsConfig).webhookSecrets).toEqual([]);
+    expect(
+      withEnv(
+        {
+          PAYMENT_WEBHOOK_SECRETS:
+            'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_QWxzb0FTZWNyZXRCdXROb3RUaGVPbmVXZVVzZQ==',
+        },
+        paymentsConfig,
+      ).webhookSecrets,
+    ).toHaveLength(2);
+    expect(withEnv({}, paymentsConfig).eventRetentionSeconds).toBe(604800);
+  });
+
+  it('names the variable for a secret that is not whsec_ and base64, and a retention inside the tolerance', () => {
+    for (const secret of [
+      'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      'whsec_short',
+      'whsec_not base64!!!!!!!!!!!',
+    ]) {
+      expect(() =>
+        withEnv({ PAYMENT_WEBHOOK_SECRETS: secret }, paymentsConfig),
+      ).toThrow(/PAYMENT_WEBHOOK_SECRETS: secret 1 is not whsec_/);
+    }
+    expect(() =>
+      withEnv({ PAYMENT_EVENT_RETENTION_SECONDS: '60' }, paymentsConfig),
+    ).toThrow(/PAYMENT_EVENT_RETENTION_SECONDS/);
   });
 });

@@ -3,6 +3,7 @@ export { authConfig } from './auth.config';
 export { databaseConfig } from './database.config';
 export { idempotencyConfig } from './idempotency.config';
 export { loggingConfig } from './logging.config';
+export { paymentsConfig, WEBHOOK_TOLERANCE_SECONDS } from './payments.config';
 export { redisConfig } from './redis.config';
 export { throttleConfig } from './throttle.config';
 export {
@@ -17,6 +18,7 @@ import { authConfig } from './auth.config';
 import { databaseConfig } from './database.config';
 import { idempotencyConfig } from './idempotency.config';
 import { loggingConfig } from './logging.config';
+import { paymentsConfig } from './payments.config';
 import { redisConfig } from './redis.config';
 import { throttleConfig } from './throttle.config';
 
@@ -26,6 +28,7 @@ export const allConfigs = [
   databaseConfig,
   idempotencyConfig,
   loggingConfig,
+  paymentsConfig,
   redisConfig,
   throttleConfig,
 ];

@@ -10,11 +10,12 @@ import type { idempotencyConfig } from '../config';
 import { KeyedTable, purgeBatchSql } from './key-purge';
 
 /**
- * Forgets one table's idempotency keys after IDEMPOTENCY_KEY_RETENTION_SECONDS (the Redis entries
- * expire on their own after IDEMPOTENCY_TTL_SECONDS). Once purged, a key may be reused and makes a
- * new row. Runs every IDEMPOTENCY_PURGE_INTERVAL_SECONDS in bounded batches, each its own short
- * transaction holding a transaction-level advisory lock, so only one instance purges at a time and a
- * crash mid-purge leaves nothing locked. Registered per table by `KeyPurgeModule.forTable()`.
+ * Expires one table's rows after its retention window: idempotency keys after
+ * IDEMPOTENCY_KEY_RETENTION_SECONDS (once purged, a key may be reused and makes a new row), processed
+ * webhook events after PAYMENT_EVENT_RETENTION_SECONDS. Runs every IDEMPOTENCY_PURGE_INTERVAL_SECONDS
+ * in batches of IDEMPOTENCY_PURGE_BATCH_SIZE, each its own short transaction holding a
+ * transaction-level advisory lock, so only one instance purges a table at a time and a crash
+ * mid-purge leaves nothing locked. Registered per table by `KeyPurgeModule.forTable()`.
  */
 export class KeyPurgeService
   implements OnApplicationBootstrap, OnApplicationShutdown
@@ -28,6 +29,7 @@ export class KeyPurgeService
     private readonly config: ConfigType<typeof idempotencyConfig>,
     private readonly scheduler: SchedulerRegistry,
     private readonly target: KeyedTable,
+    private readonly retentionSeconds: number,
   ) {
     this.logger = new Logger(`KeyPurge:${target.table}`);
     this.batchSql = purgeBatchSql(target);
@@ -48,7 +50,7 @@ export class KeyPurgeService
     await this.running?.catch(() => undefined);
   }
 
-  /** Clears expired keys batch by batch; returns how many rows were cleared (0 if another instance holds the lock). */
+  /** Expires rows batch by batch; returns how many (0 if another instance holds the lock). */
   purge(): Promise<number> {
     this.running ??= this.purgeAll().finally(() => (this.running = undefined));
     return this.running;
@@ -63,7 +65,7 @@ export class KeyPurgeService
       if (batch < this.config.purgeBatchSize) break;
     }
     if (cleared > 0)
-      this.logger.log(`cleared ${cleared} expired idempotency keys`);
+      this.logger.log(`expired ${cleared} rows past their retention window`);
     return cleared;
   }
 
@@ -78,7 +80,7 @@ export class KeyPurgeService
       // TypeORM answers an UPDATE with [rows, rowCount].
       const [, count] = await manager.query<[unknown[], number]>(
         this.batchSql,
-        [this.config.keyRetentionSeconds, this.config.purgeBatchSize],
+        [this.retentionSeconds, this.config.purgeBatchSize],
       );
       return count;
     });

@@ -1,15 +1,16 @@
 /**
- * Where an idempotent route keeps its keys in Postgres, for the purge: the table, its primary key,
- * the key column (a row with it NULL is purged already), the columns cleared with it, and the
- * creation time the retention window counts from. Names come from code, never from a client.
+ * A table whose rows expire after a retention window, for the purge: its primary key, the creation
+ * time the window counts from, and what expiring does. Names come from code, never from a client.
  */
 export interface KeyedTable {
   table: string;
   idColumn: string;
-  keyColumn: string;
-  /** Cleared together with the key (e.g. the request fingerprint). */
-  alsoClear: string[];
   createdAtColumn: string;
+  /**
+   * `{ clear }`: set these columns to NULL (the first is the key: a row with it NULL is purged
+   * already), as for idempotency keys; `'delete'`: remove the row, as for processed webhook events.
+   */
+  expire: { clear: [string, ...string[]] } | 'delete';
   /** Advisory lock id of this table's purge, unique per table: one instance purges it at a time. */
   lockId: number;
 }
@@ -23,28 +24,32 @@ function quoted(name: string): string {
 }
 
 /**
- * One batch: the oldest rows past the retention window ($1 seconds) that still hold a key, at most
- * $2 of them. Index the key's rows by creation time (a partial index `WHERE <key> IS NOT NULL`) so
- * the batch is found without scanning the table; SKIP LOCKED never waits on an insert in flight.
+ * One batch: the oldest rows past the retention window ($1 seconds) that have not expired yet, at
+ * most $2 of them. Index the creation time (partial, `WHERE <key> IS NOT NULL`, when clearing) so
+ * the batch is found without scanning the table; SKIP LOCKED never waits on a write in flight.
  */
 export function purgeBatchSql(target: KeyedTable): string {
-  const [table, id, key, createdAt] = [
+  const [table, id, createdAt] = [
     target.table,
     target.idColumn,
-    target.keyColumn,
     target.createdAtColumn,
   ].map(quoted);
-  const cleared = [target.keyColumn, ...target.alsoClear]
-    .map((column) => `${quoted(column)} = NULL`)
-    .join(', ');
-  return `WITH batch AS (
+  const clearing = target.expire === 'delete' ? undefined : target.expire.clear;
+  const pending = clearing ? `${quoted(clearing[0])} IS NOT NULL AND ` : '';
+  const batch = `WITH batch AS (
     SELECT ${id} FROM ${table}
-    WHERE ${key} IS NOT NULL
-      AND ${createdAt} < now() - make_interval(secs => $1)
+    WHERE ${pending}${createdAt} < now() - make_interval(secs => $1)
     ORDER BY ${createdAt}
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-  )
+  )`;
+  if (!clearing)
+    return `${batch}
+  DELETE FROM ${table} t USING batch WHERE t.${id} = batch.${id}`;
+  const cleared = clearing
+    .map((column) => `${quoted(column)} = NULL`)
+    .join(', ');
+  return `${batch}
   UPDATE ${table} t SET ${cleared}
   FROM batch WHERE t.${id} = batch.${id}`;
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { OrderEntity } from '../orders/order.entity';
+import { PaymentEventEntity } from '../payments/payment-event.entity';
 
 /**
  * The one TypeORM options builder, used by the app (TypeOrmModule) and the migration CLI. Migrations
@@ -15,7 +16,7 @@ export function buildTypeOrmOptions(config: DatabaseConfig): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.url,
-    entities: [OrderEntity],
+    entities: [OrderEntity, PaymentEventEntity],
     migrations: [migrations],
     migrationsRun: config.migrationsRun,
     migrationsTransactionMode: 'each',

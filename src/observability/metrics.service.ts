@@ -34,6 +34,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly webhooks = new Counter({
+    name: 'orders_payment_webhook_outcomes_total',
+    help: 'Verified payment webhook events by outcome (paid, already_paid, duplicate_payment, amount_mismatch, order_cancelled, unknown_order, payment_failed, ignored) and whether the webhook-id was a duplicate',
+    labelNames: ['outcome', 'duplicate'] as const,
+    registers: [this.registry],
+  });
+
   constructor(
     @Inject(PG_POOL) pool: Pool,
     @Inject(REDIS_CONNECTION) redis: RedisConnection,
@@ -70,6 +77,10 @@ export class MetricsService {
       { method, route, status: String(status) },
       seconds,
     );
+  }
+
+  recordWebhook(outcome: string, duplicate: boolean): void {
+    this.webhooks.inc({ outcome, duplicate: String(duplicate) });
   }
 
   /** Counts the outcome and tags the request's log line with it. */

@@ -18,6 +18,9 @@ import { RedisHealthIndicator } from '../health/redis.health';
 import { IdempotencyModule, InMemoryIdempotencyStorage } from '../idempotency';
 import { OrdersController } from '../orders/orders.controller';
 import { OrdersService } from '../orders/orders.service';
+import { PaymentWebhooksController } from '../payments/payment-webhooks.controller';
+import { PaymentsService } from '../payments/payments.service';
+import { paymentsConfig } from '../config';
 import { createOpenApiDocument } from './openapi-document';
 
 const neverCalled = {};
@@ -27,14 +30,18 @@ const neverCalled = {};
   imports: [
     IdempotencyModule.forRoot({ storage: new InMemoryIdempotencyStorage() }),
   ],
-  controllers: [OrdersController, HealthController],
+  controllers: [OrdersController, HealthController, PaymentWebhooksController],
   providers: [
-    OrdersService,
-    HealthCheckService,
-    DatabaseIndicator,
-    RedisHealthIndicator,
-    DrainingIndicator,
-  ].map((provide) => ({ provide, useValue: neverCalled })),
+    ...[
+      OrdersService,
+      PaymentsService,
+      HealthCheckService,
+      DatabaseIndicator,
+      RedisHealthIndicator,
+      DrainingIndicator,
+    ].map((provide) => ({ provide, useValue: neverCalled })),
+    { provide: paymentsConfig.KEY, useValue: { webhookSecrets: [] } },
+  ],
 })
 class OpenApiDocumentModule {}
 

@@ -5,7 +5,7 @@ import {
   PrimaryGeneratedColumn,
 } from 'typeorm';
 
-export type OrderStatus = 'created' | 'cancelled';
+export type OrderStatus = 'created' | 'cancelled' | 'paid';
 
 export interface OrderItem {
   sku: string;
@@ -70,4 +70,16 @@ export class OrderEntity {
     nullable: true,
   })
   cancelledAt: Date | null;
+
+  @Column({
+    name: 'paid_at',
+    type: 'timestamptz',
+    precision: 3,
+    nullable: true,
+  })
+  paidAt: Date | null;
+
+  /** The payment that paid it (the provider's id): a second, different one is a duplicate payment. */
+  @Column({ name: 'payment_id', type: 'varchar', length: 128, nullable: true })
+  paymentId: string | null;
 }

@@ -194,6 +194,11 @@ export class OrdersController {
     [ErrorCode.ORDER_NOT_FOUND],
     "Unknown id, malformed id, or another user's order.",
   )
+  @ApiError(
+    409,
+    [ErrorCode.ORDER_ALREADY_PAID],
+    'The order is paid: it cannot be cancelled (refund it instead).',
+  )
   cancel(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', anyUuid) id: string,

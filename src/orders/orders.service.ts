@@ -2,7 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { createHash } from 'node:crypto';
 import type { Pool, QueryResultRow } from 'pg';
-import { isUniqueViolationOf, OrderNotFoundError } from '../common/errors';
+import {
+  isUniqueViolationOf,
+  OrderAlreadyPaidError,
+  OrderNotFoundError,
+} from '../common/errors';
 import { insertOnce } from '../idempotency';
 import type { IdempotencyContext } from '../idempotency';
 import { CreateOrderDto } from './dto/create-order.dto';
@@ -17,6 +21,7 @@ import {
   SELECT_NEXT_PAGE,
   SELECT_ORDER,
   SELECT_ORDER_BY_KEY,
+  SELECT_ORDER_STATUS,
   toView,
 } from './orders.sql';
 import { TestFaults } from './test-faults';
@@ -147,8 +152,14 @@ export class OrdersService {
   /** Cancelling twice is the same as once: the second call finds the order already cancelled. */
   async cancel(userId: string, id: string): Promise<OrderView> {
     const rows = await this.write<OrderRow>(CANCEL_ORDER, [id, userId]);
-    if (!rows[0]) throw new OrderNotFoundError();
-    return toView(rows[0]);
+    if (rows[0]) return toView(rows[0]);
+    const [order] = await this.query<Pick<OrderRow, 'status'>>(
+      SELECT_ORDER_STATUS,
+      [id, userId],
+    );
+    throw order?.status === 'paid'
+      ? new OrderAlreadyPaidError()
+      : new OrderNotFoundError();
   }
 
   private write<T>(sql: string, values: unknown[]): Promise<T[]> {

@@ -8,7 +8,7 @@ import type { OrderItem, OrderStatus } from './order.entity';
  * more CPU than the round trip itself.
  */
 const VIEW_COLUMNS =
-  'id, status, currency, items, total_cents, note, created_at';
+  'id, status, currency, items, total_cents, note, created_at, paid_at';
 
 export const INSERT_ORDER = `INSERT INTO orders
   (user_id, idempotency_key, request_fingerprint, status, currency, items, total_cents, note)
@@ -27,11 +27,16 @@ export const SELECT_NEXT_PAGE = `SELECT ${VIEW_COLUMNS} FROM orders
   WHERE user_id = $1 AND (created_at, id) < ($3, $4)
   ORDER BY created_at DESC, id DESC LIMIT $2`;
 
-/** Cancelling twice keeps the first cancellation time. */
+/**
+ * Cancelling twice keeps the first cancellation time. A paid order is not cancelled (no row comes
+ * back; the service tells "paid" from "not found"); the row lock orders it against a payment.
+ */
 export const CANCEL_ORDER = `UPDATE orders
   SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
-  WHERE id = $1 AND user_id = $2
+  WHERE id = $1 AND user_id = $2 AND status <> 'paid'
   RETURNING ${VIEW_COLUMNS}`;
+
+export const SELECT_ORDER_STATUS = `SELECT status FROM orders WHERE id = $1 AND user_id = $2`;
 
 export interface OrderRow {
   id: string;
@@ -42,6 +47,7 @@ export interface OrderRow {
   total_cents: string;
   note: string | null;
   created_at: Date;
+  paid_at?: Date | null;
   request_fingerprint?: string | null;
 }
 
@@ -54,6 +60,7 @@ export function toView(row: OrderRow): OrderView {
     totalCents: Number(row.total_cents),
     note: row.note,
     createdAt: row.created_at.toISOString(),
+    paidAt: row.paid_at ? row.paid_at.toISOString() : null,
   };
 }
 
@@ -64,8 +71,7 @@ export function toView(row: OrderRow): OrderView {
 export const ORDERS_KEYED_TABLE: KeyedTable = {
   table: 'orders',
   idColumn: 'id',
-  keyColumn: 'idempotency_key',
-  alsoClear: ['request_fingerprint'],
   createdAtColumn: 'created_at',
+  expire: { clear: ['idempotency_key', 'request_fingerprint'] },
   lockId: 7264_3311,
 };

@@ -5,7 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { storageKeyFor } from '../../src/idempotency';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
-import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import {
+  APP_OPTIONS,
+  configureApp,
+  createFastifyAdapter,
+} from '../../src/app.setup';
 import { readTrustProxy } from '../../src/config/app.config';
 import { AdminServer } from '../../src/observability/admin-server';
 import { DataSource } from 'typeorm';
@@ -41,6 +45,7 @@ export async function createTestApp(
     const app = await configureApp(
       moduleRef.createNestApplication<NestFastifyApplication>(
         createFastifyAdapter(readTrustProxy()),
+        APP_OPTIONS,
       ),
     );
     app.useLogger(['error']);

@@ -1,5 +1,7 @@
 /** Settings shared by the global setup and every e2e worker. */
 export const TEST_JWT_SECRET = 'test-7f3a9c2e5b8d1f4a6c0e9b2d7a5f3c8e';
+/** The payment provider's signing secret in e2e runs (the Standard Webhooks test vectors' key). */
+export const TEST_WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 export const ADMIN_DATABASE_URL =
   process.env.TEST_ADMIN_DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres';

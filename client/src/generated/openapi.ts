@@ -94,6 +94,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/webhooks/payments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Receive a payment event (exactly-once effect)
+     * @description Standard Webhooks (https://www.standardwebhooks.com): `webhook-signature` holds space-separated `v1,<base64>` entries, each an HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<raw body>` keyed with the base64-decoded part of a `whsec_` secret (PAYMENT_WEBHOOK_SECRETS; any one verifying is enough). A timestamp more than 5 minutes from now either way is refused. Every verified, well-formed event is answered 200, including those that change nothing, so the provider stops retrying; the same webhook-id again changes nothing and answers `duplicate: true` with the first outcome.
+     */
+    post: operations['PaymentWebhooksController_receive'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -123,7 +143,7 @@ export interface components {
       /** Format: uuid */
       id: string;
       /** @enum {string} */
-      status: 'created' | 'cancelled';
+      status: 'created' | 'cancelled' | 'paid';
       /** @example USD */
       currency: string;
       items: components['schemas']['OrderItemDto'][];
@@ -135,11 +155,61 @@ export interface components {
       note: string | null;
       /** Format: date-time */
       createdAt: string;
+      /**
+       * Format: date-time
+       * @description When a payment webhook paid it; null while unpaid
+       */
+      paidAt: string | null;
     };
     OrderPage: {
       data: components['schemas']['OrderView'][];
       /** @description Pass as `cursor` for the next page; null on the last */
       nextCursor: string | null;
+    };
+    PaymentDataDto: {
+      /** @example pay_7Hq2 */
+      paymentId: string;
+      /** Format: uuid */
+      orderId: string;
+      /**
+       * @description Integer cents
+       * @example 3998
+       */
+      amountCents: number;
+      /** @example USD */
+      currency: string;
+    };
+    WebhookEnvelopeDto: {
+      /**
+       * @description payment.succeeded or payment.failed; other types are acknowledged with outcome "ignored"
+       * @example payment.succeeded
+       */
+      type: string;
+      /**
+       * Format: date-time
+       * @example 2026-11-29T12:00:00Z
+       */
+      timestamp: string;
+      data: components['schemas']['PaymentDataDto'];
+    };
+    WebhookReceiptDto: {
+      /** @enum {boolean} */
+      received: true;
+      /** @description True when this webhook-id was processed before: nothing changed now, and `outcome` is the first delivery's */
+      duplicate: boolean;
+      /**
+       * @description paid: the order is now paid. already_paid: the same paymentId under a new webhook-id. duplicate_payment: a second, different payment for a paid order (recorded for a refund). amount_mismatch: amount or currency differ from the order's total (recorded, order unchanged). order_cancelled: paid after cancellation (recorded for a refund). unknown_order: no such order. payment_failed: recorded; a paid order stays paid. ignored: an event type the receiver does not act on.
+       * @enum {string}
+       */
+      outcome:
+        | 'paid'
+        | 'already_paid'
+        | 'duplicate_payment'
+        | 'amount_mismatch'
+        | 'order_cancelled'
+        | 'unknown_order'
+        | 'payment_failed'
+        | 'ignored';
     };
   };
   responses: never;
@@ -598,6 +668,25 @@ export interface operations {
           };
         };
       };
+      /** @description The order is paid: it cannot be cancelled (refund it instead). Codes: `ORDER_ALREADY_PAID`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'ORDER_ALREADY_PAID';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
       429: {
         headers: {
@@ -947,6 +1036,112 @@ export interface operations {
               } & {
                 [key: string]: unknown;
               };
+            };
+          };
+        };
+      };
+    };
+  };
+  PaymentWebhooksController_receive: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Space-separated `v1,<base64>` signatures */
+        'webhook-signature': string;
+        /** @description Unix seconds of this delivery attempt */
+        'webhook-timestamp': string;
+        /** @description Unique per event (no `.`); redeliveries repeat it */
+        'webhook-id': string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['WebhookEnvelopeDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookReceiptDto'];
+        };
+      };
+      /** @description The signature held but the body is not a well-formed event. Codes: `VALIDATION_FAILED`, `INVALID_JSON`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'VALIDATION_FAILED' | 'INVALID_JSON';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Missing or wrong signature, unknown signature version, or a timestamp more than 5 minutes off: no effect. Codes: `WEBHOOK_SIGNATURE_INVALID`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'WEBHOOK_SIGNATURE_INVALID';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Body over 64 KiB. Codes: `PAYLOAD_TOO_LARGE`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'PAYLOAD_TOO_LARGE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description PAYMENT_WEBHOOK_SECRETS is not set, or the database did not answer (the event had no effect; redeliver it). Codes: `WEBHOOKS_DISABLED`, `SERVICE_UNAVAILABLE`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'WEBHOOKS_DISABLED' | 'SERVICE_UNAVAILABLE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
             };
           };
         };

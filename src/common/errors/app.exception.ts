@@ -28,6 +28,37 @@ export class OrderNotFoundError extends AppException {
   }
 }
 
+export class OrderAlreadyPaidError extends AppException {
+  constructor() {
+    super(
+      ErrorCode.ORDER_ALREADY_PAID,
+      'The order is paid and cannot be cancelled; refund it instead',
+      HttpStatus.CONFLICT,
+    );
+  }
+}
+
+/** A webhook whose signature, signature version or timestamp does not hold: it has no effect. */
+export class WebhookSignatureInvalidError extends AppException {
+  constructor(reason: string) {
+    super(
+      ErrorCode.WEBHOOK_SIGNATURE_INVALID,
+      `The webhook signature does not verify: ${reason}`,
+      HttpStatus.UNAUTHORIZED,
+    );
+  }
+}
+
+export class WebhooksDisabledError extends AppException {
+  constructor() {
+    super(
+      ErrorCode.WEBHOOKS_DISABLED,
+      'Payment webhooks are off: PAYMENT_WEBHOOK_SECRETS is not set',
+      HttpStatus.SERVICE_UNAVAILABLE,
+    );
+  }
+}
+
 export class ValidationFailedError extends AppException {
   constructor(details: ErrorDetail[], message = 'Request validation failed') {
     super(

@@ -7,7 +7,7 @@ export class OrderView {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty({ enum: ['created', 'cancelled'] })
+  @ApiProperty({ enum: ['created', 'cancelled', 'paid'] })
   status: OrderStatus;
 
   @ApiProperty({ example: 'USD' })
@@ -28,6 +28,14 @@ export class OrderView {
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When a payment webhook paid it; null while unpaid',
+  })
+  paidAt: string | null;
 }
 
 export class OrderPage {

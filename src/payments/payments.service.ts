@@ -1,0 +1,134 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import type { Pool, PoolClient } from 'pg';
+import { PG_POOL } from '../database/pg-pool.module';
+import { MetricsService } from '../observability/metrics.service';
+import type { PaymentDataDto, WebhookOutcome } from './dto/payment-event.dto';
+import {
+  INSERT_EVENT,
+  LOCK_ORDER,
+  PAY_ORDER,
+  SELECT_EVENT_OUTCOME,
+  SET_EVENT_OUTCOME,
+} from './payments.sql';
+
+/** A delivery whose signature held and whose body is well-formed. */
+export interface VerifiedEvent {
+  webhookId: string;
+  type: string;
+  /** Set for the payment types; other types carry data the receiver does not read. */
+  payment?: PaymentDataDto;
+}
+
+export interface WebhookResult {
+  duplicate: boolean;
+  outcome: WebhookOutcome;
+}
+
+interface LockedOrder {
+  status: string;
+  currency: string;
+  total_cents: string;
+  payment_id: string | null;
+}
+
+/**
+ * Applies each webhook event exactly once. Recording the event (unique webhook id) and changing the
+ * order happen in one transaction: a copy of an event already recorded changes nothing and answers
+ * the first delivery's outcome; a transaction that fails records nothing, so the provider's
+ * redelivery takes effect instead. A paid order is never un-paid, whatever the arrival order.
+ */
+@Injectable()
+export class PaymentsService {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly metrics: MetricsService,
+    private readonly logger: PinoLogger,
+  ) {
+    logger.setContext('PaymentWebhooks');
+  }
+
+  async receive(event: VerifiedEvent): Promise<WebhookResult> {
+    const result = await this.record(event);
+    this.metrics.recordWebhook(result.outcome, result.duplicate);
+    // The event's identity and what happened to it; never its body or signature.
+    this.logger.info(
+      { webhookId: event.webhookId, type: event.type, ...result },
+      'payment webhook',
+    );
+    return result;
+  }
+
+  private async record(event: VerifiedEvent): Promise<WebhookResult> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const { payment } = event;
+      const inserted = await client.query(INSERT_EVENT, [
+        event.webhookId,
+        event.type,
+        payment?.paymentId ?? null,
+        payment?.orderId ?? null,
+        payment?.amountCents ?? null,
+        payment?.currency ?? null,
+      ]);
+      if (inserted.rowCount === 0) {
+        await client.query('ROLLBACK');
+        return {
+          duplicate: true,
+          outcome: await this.firstOutcome(client, event),
+        };
+      }
+      const outcome = payment
+        ? await this.apply(client, event.type, payment)
+        : 'ignored';
+      await client.query(SET_EVENT_OUTCOME, [event.webhookId, outcome]);
+      await client.query('COMMIT');
+      return { duplicate: false, outcome };
+    } catch (error) {
+      broken = error as Error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      // A connection that failed mid-transaction is dropped, not returned to the pool.
+      client.release(broken);
+    }
+  }
+
+  private async firstOutcome(
+    client: PoolClient,
+    event: VerifiedEvent,
+  ): Promise<WebhookOutcome> {
+    const { rows } = await client.query<{ outcome: WebhookOutcome }>(
+      SELECT_EVENT_OUTCOME,
+      [event.webhookId],
+    );
+    return rows[0].outcome;
+  }
+
+  private async apply(
+    client: PoolClient,
+    type: string,
+    payment: PaymentDataDto,
+  ): Promise<WebhookOutcome> {
+    const { rows } = await client.query<LockedOrder>(LOCK_ORDER, [
+      payment.orderId,
+    ]);
+    const order = rows[0];
+    if (!order) return 'unknown_order';
+    if (type === 'payment.failed') return 'payment_failed';
+    if (order.status === 'paid')
+      return order.payment_id === payment.paymentId
+        ? 'already_paid'
+        : 'duplicate_payment';
+    if (order.status === 'cancelled') return 'order_cancelled';
+    if (
+      order.currency !== payment.currency ||
+      order.total_cents !== String(payment.amountCents)
+    )
+      return 'amount_mismatch';
+    await client.query(PAY_ORDER, [payment.orderId, payment.paymentId]);
+    return 'paid';
+  }
+}
