@@ -194,7 +194,7 @@ function startApp(databaseUrl: string): Promise<AppProcess> {
       THROTTLE_LIMIT: '1000000000',
       ...pick(
         process.env,
-        /^(DB_POOL_SIZE|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS)$/,
+        /^(DB_POOL_SIZE|DB_PREPARED_STATEMENTS|DB_POOLER|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS)$/,
       ),
     },
     { nodeFlags: [...productionNodeFlags(), ...profile], discardStdout: true },

@@ -12,6 +12,7 @@ import {
   redisConfig,
 } from './config';
 import { buildTypeOrmOptions } from './database/typeorm-options';
+import { applyRoleTimeouts } from './database/role-timeouts';
 import { runMigrationsExclusively } from './database/run-migrations';
 import { PgPoolModule } from './database/pg-pool.module';
 import { isPermanentDatabaseError } from './startup-failure';
@@ -41,6 +42,8 @@ import type { RedisScripting } from './redis/redis-commander';
       // Migrations run here, one instance at a time, before the app's own pool opens.
       useFactory: async (database: ConfigType<typeof databaseConfig>) => {
         if (database.migrationsRun) await runMigrationsExclusively(database);
+        if (database.pooler === 'transaction')
+          await applyRoleTimeouts(database);
         return {
           ...buildTypeOrmOptions({ ...database, migrationsRun: false }),
           // A missing database or wrong password is not fixed by waiting: fail at once.

@@ -1,7 +1,9 @@
 import { registerAs } from '@nestjs/config';
 import {
+  invalidVariable,
   optionalBool,
   optionalInt,
+  optionalString,
   requiredString,
   urlWithProtocols,
 } from './env';
@@ -21,7 +23,20 @@ export type DatabaseConfig = ReturnType<typeof readDatabaseConfig>;
 export function readDatabaseConfig(
   source: Record<string, string | undefined> = process.env,
 ) {
+  const pooler = readPooler(source);
   return {
+    /**
+     * `transaction`: DATABASE_URL is a transaction-pooling PgBouncer (or a hosted pooler like it): no
+     * startup parameters (the timeouts become the role's defaults in its database, set at start-up)
+     * and, unless DB_PREPARED_STATEMENTS says otherwise, no named prepared statements.
+     */
+    pooler,
+    /** Named prepared statements on the request paths: each connection plans each query once. */
+    preparedStatements: optionalBool(
+      'DB_PREPARED_STATEMENTS',
+      pooler === 'none',
+      source,
+    ),
     url: requiredString(
       'DATABASE_URL',
       urlWithProtocols('postgres:', 'postgresql:'),
@@ -48,4 +63,19 @@ export function readDatabaseConfig(
       source,
     ),
   };
+}
+
+const POOLERS = ['none', 'transaction'] as const;
+
+function readPooler(
+  source: Record<string, string | undefined>,
+): (typeof POOLERS)[number] {
+  const value = optionalString('DB_POOLER', 'none', source);
+  return (POOLERS as readonly string[]).includes(value)
+    ? (value as (typeof POOLERS)[number])
+    : invalidVariable(
+        'DB_POOLER',
+        `"${value}" is not one of ${POOLERS.join(', ')}`,
+        'none',
+      );
 }

@@ -16,13 +16,15 @@ export class MissingMigrationsError extends Error {
 export const MIGRATION_LOCK_KEY = 726_351_301;
 
 /**
- * Runs pending migrations while holding a session-level advisory lock, so that instances started
- * together on a fresh database migrate one after another: the first applies them, the others find
- * nothing left to do. Without it, two instances race to create the same types and tables and one
- * fails on `duplicate key ... pg_type_typname_nsp_index`.
+ * Runs pending migrations while holding an advisory lock, so that instances started together on a
+ * fresh database migrate one after another: the first applies them, the others find nothing left
+ * to do. Without it, two instances race to create the same types and tables and one fails on
+ * `duplicate key ... pg_type_typname_nsp_index`.
  *
- * Runs on a small DataSource of its own (one connection holds the lock, one runs the migrations)
- * without `lock_timeout`: a migration may wait for a busy table, the request path may not.
+ * The lock is transaction-level, held by an open transaction on a connection of its own: through a
+ * transaction pooler a session-level lock would be taken on one server connection and released (or
+ * not) on another, and stay held by a pooled connection forever. Runs on a small DataSource of its
+ * own without `lock_timeout`: a migration may wait for a busy table, the request path may not.
  */
 export async function runMigrationsExclusively(
   config: DatabaseConfig,
@@ -44,14 +46,15 @@ export async function runMigrationsExclusively(
   const lockHolder = migrator.createQueryRunner();
   try {
     await lockHolder.connect();
-    await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await lockHolder.startTransaction();
+    await lockHolder.query('SELECT pg_advisory_xact_lock($1)', [
+      MIGRATION_LOCK_KEY,
+    ]);
     try {
       const applied = await migrator.runMigrations({ transaction: 'each' });
       return applied.length;
     } finally {
-      await lockHolder.query('SELECT pg_advisory_unlock($1)', [
-        MIGRATION_LOCK_KEY,
-      ]);
+      await lockHolder.commitTransaction();
     }
   } finally {
     await lockHolder.release();

@@ -24,11 +24,15 @@ export function buildTypeOrmOptions(config: DatabaseConfig): DataSourceOptions {
     poolSize: config.poolSize,
     connectTimeoutMS: config.connectTimeoutMs,
     extra: {
-      // Bound every wait so a database that stops answering becomes a 503, never a hung client.
-      statement_timeout: config.statementTimeoutMs,
-      // A statement waiting on a table lock (a non-concurrent CREATE INDEX, a long ALTER) gives up
-      // quickly and frees its connection, instead of filling the pool and starving unrelated reads.
-      lock_timeout: config.lockTimeoutMs,
+      // Startup parameters, which a transaction pooler refuses ("unsupported startup parameter"):
+      // behind one, the same values are the role's defaults instead (applyRoleTimeouts).
+      ...(config.pooler === 'none' && {
+        // Bound every wait so a database that stops answering becomes a 503, never a hung client.
+        statement_timeout: config.statementTimeoutMs,
+        // A statement waiting on a table lock (a non-concurrent CREATE INDEX, a long ALTER) gives
+        // up quickly and frees its connection, instead of filling the pool and starving reads.
+        lock_timeout: config.lockTimeoutMs,
+      }),
       query_timeout: config.statementTimeoutMs + 1000,
       idleTimeoutMillis: 30000,
       connectionTimeoutMillis: config.connectTimeoutMs,

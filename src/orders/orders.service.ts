@@ -36,12 +36,14 @@ const MAX_WAITING_WRITES = 1000;
 export class OrdersService {
   /** Writes never hold the whole pool: a table that blocks writes leaves reads their connections. */
   private readonly writes: WriteBulkhead;
+  private readonly preparedStatements: boolean;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly faults: TestFaults,
     @Inject(databaseConfig.KEY) database: ConfigType<typeof databaseConfig>,
   ) {
+    this.preparedStatements = database.preparedStatements;
     this.writes = new WriteBulkhead(
       writeSlotsFor(database.poolSize),
       database.connectTimeoutMs,
@@ -168,11 +170,13 @@ export class OrdersService {
 
   /**
    * Straight to TypeORM's pg pool, as a named (prepared) statement: each connection parses and plans
-   * each query once, which saves Postgres CPU on the same cores as the app.
+   * each query once, which saves Postgres CPU on the same cores as the app. Behind a transaction
+   * pooler (DB_PREPARED_STATEMENTS=false) unnamed: a statement prepared on one server connection
+   * would be missing, or already exist, on the next.
    */
   private async query<T>(sql: string, values: unknown[]): Promise<T[]> {
     const result = await this.pool.query<T & QueryResultRow>({
-      name: statementName(sql),
+      name: this.preparedStatements ? statementName(sql) : undefined,
       text: sql,
       values,
     });

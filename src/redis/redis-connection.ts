@@ -126,9 +126,16 @@ export function commanderFor(connection: RedisConnection): RedisCommander {
   }
 }
 
-/** Drops a connection that stopped answering (rejecting its queue) and opens a fresh one. */
+/**
+ * Drops a standalone connection that stopped answering (rejecting its queue) and opens a fresh one.
+ * A cluster or sentinel client is left to follow its topology itself: node-redis refreshes the slot
+ * map when a node keeps reconnecting (cluster) and follows +switch-master (sentinel), whereas
+ * destroying it would start a new discovery whose client for a dead root node, or for a master the
+ * sentinels have not replaced yet, retries forever (measured: the circuit never closed after a
+ * failover).
+ */
 export function resetRedisConnection(connection: RedisConnection): void {
-  if (!connection.client.isOpen) return;
+  if (connection.mode !== 'standalone' || !connection.client.isOpen) return;
   void connection.client.destroy();
   connect(connection, 'Redis reconnect failed (retrying)');
 }

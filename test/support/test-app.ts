@@ -153,3 +153,11 @@ export async function countOrders(t: TestApp, userId: string): Promise<number> {
 export function idempotencyRedisKey(userId: string, key: string): string {
   return storageKeyFor(userId, key);
 }
+
+/** A same-key burst's verdict: only 201s carrying one order's id, and 409s. */
+export function expectOneOrderFrom(answers: Sent[]): void {
+  expect(answers.every((a) => a.status === 201 || a.status === 409)).toBe(true);
+  expect(
+    new Set(answers.filter((a) => a.status === 201).map((a) => a.body.id)).size,
+  ).toBe(1);
+}

@@ -1,0 +1,157 @@
+/**
+ * npm run capacity [-- --orders 10000]
+ *
+ * Measures what the README's Capacity section states: Redis bytes per stored response, per lock and
+ * per rate-limit counter (`MEMORY USAGE`), and Postgres bytes per order (table and indexes), on the
+ * production build with a fresh database and a Redis database of its own (10).
+ *
+ * Run with Node 24 (npm puts the project's pinned node first on PATH), which strips the types.
+ */
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { startAppProcess } from '../test/support/app-process.ts';
+
+const { values: flags } = parseArgs({
+  options: { orders: { type: 'string', default: '10000' } },
+});
+const orders = Number(flags.orders);
+const adminUrl =
+  process.env.CAPACITY_ADMIN_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.CAPACITY_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
+const ORDER = JSON.stringify({
+  currency: 'USD',
+  items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+  note: 'leave at the door',
+});
+
+async function main(): Promise<void> {
+  const name = `orders_capacity_${Date.now()}`;
+  const databaseUrl = new URL(adminUrl);
+  databaseUrl.pathname = `/${name}`;
+  await query(adminUrl, `CREATE DATABASE "${name}"`);
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  await redis.flushDb();
+  const secret = randomBytes(32).toString('hex');
+  const app = await startAppProcess(
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl.toString(),
+      DB_MIGRATIONS_RUN: 'true',
+      REDIS_URL: redisUrl,
+      JWT_SECRET: secret,
+      THROTTLE_LIMIT: '1000000000',
+    },
+    { discardStdout: true },
+  );
+  try {
+    const users = Array.from({ length: 100 }, (_, i) => `capacity-user-${i}`);
+    let sent = 0;
+    await Promise.all(
+      users.map(async (user) => {
+        const token = jwt.sign({ sub: user }, secret, {
+          algorithm: 'HS256',
+          expiresIn: 3600,
+        });
+        while (sent < orders) {
+          sent++;
+          const response = await fetch(`${app.url}/orders`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${token}`,
+              'content-type': 'application/json',
+              'idempotency-key': randomUUID(),
+            },
+            body: ORDER,
+          });
+          if (response.status !== 201)
+            throw new Error(`create: ${response.status}`);
+          await response.arrayBuffer();
+        }
+      }),
+    );
+    const keys = await redis.keys('*');
+    const sizes: Record<string, number[]> = {};
+    for (const key of keys) {
+      const kind = key.startsWith('idem:')
+        ? 'stored response'
+        : 'rate-limit counter';
+      (sizes[kind] ??= []).push(Number(await redis.memoryUsage(key)));
+    }
+    // A lock: the in-flight entry the app writes, same shape and field sizes (v1 format).
+    const lockKey = `idem:${randomBytes(32).toString('hex')}`;
+    await redis.set(
+      lockKey,
+      JSON.stringify({
+        v: 1,
+        state: 'in_flight',
+        fingerprint: randomBytes(32).toString('hex'),
+        token: randomUUID(),
+        renewUntil: Date.now() + 30_000,
+      }),
+      { PX: 5000 },
+    );
+    sizes.lock = [Number(await redis.memoryUsage(lockKey))];
+    const db = new pg.Client({ connectionString: databaseUrl.toString() });
+    await db.connect();
+    await db.query('VACUUM ANALYZE orders');
+    const { rows } = await db.query<{
+      n: string;
+      heap: string;
+      indexes: string;
+      total: string;
+    }>(
+      `SELECT count(*) AS n, pg_relation_size('orders') AS heap, pg_indexes_size('orders') AS indexes,
+              pg_total_relation_size('orders') AS total FROM orders`,
+    );
+    const indexes = await db.query<{ name: string; bytes: string }>(
+      `SELECT indexrelid::regclass::text AS name, pg_relation_size(indexrelid) AS bytes
+         FROM pg_index WHERE indrelid = 'orders'::regclass ORDER BY 1`,
+    );
+    await db.end();
+    const n = Number(rows[0].n);
+    const average = (values: number[]) =>
+      Math.round(values.reduce((a, b) => a + b, 0) / values.length);
+    console.log(`${n} orders of 1 item, through the API (production build)`);
+    for (const [kind, values] of Object.entries(sizes))
+      console.log(
+        `Redis ${kind}: ${average(values)} bytes (MEMORY USAGE, ${values.length} keys)`,
+      );
+    const perOrder = (bytes: string) => (Number(bytes) / n).toFixed(0);
+    console.log(
+      `Postgres per order: table ${perOrder(rows[0].heap)} B, indexes ${perOrder(rows[0].indexes)} B, ` +
+        `total with TOAST ${perOrder(rows[0].total)} B`,
+    );
+    for (const index of indexes.rows)
+      console.log(`  ${index.name}: ${perOrder(index.bytes)} B per order`);
+    const day = 100 * 86_400;
+    console.log(
+      `A day at 100 orders/s (${day.toLocaleString('en')} stored responses alive at the 24 h TTL): ` +
+        `${((day * average(sizes['stored response'])) / 2 ** 30).toFixed(2)} GiB of Redis`,
+    );
+  } finally {
+    await app.stop();
+    await redis.flushDb();
+    await redis.quit();
+    await query(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+async function query(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

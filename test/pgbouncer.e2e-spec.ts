@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { createClient } from 'redis';
+import { keyPurgeToken } from '../src/database/key-purge.module';
+import type { KeyPurgeService } from '../src/database/key-purge.service';
+import { startAppProcess } from './support/app-process';
+import { PgBouncer, pgBouncerVersion } from './support/pgbouncer';
+import { TcpProxy } from './support/tcp-proxy';
+import {
+  countOrders as countOrdersOf,
+  createOrder,
+  createTestApp,
+  expectOneOrderFrom,
+  idempotencyRedisKey,
+  newUser,
+  send,
+  TestApp,
+  tokenFor,
+} from './support/test-app';
+import { testDatabaseUrl } from './support/test-env';
+
+/**
+ * The app through a stock PgBouncer 1.18 in transaction mode (DB_POOLER=transaction): no startup
+ * parameters, no named prepared statements, transaction-level advisory locks only. PgBouncer reaches
+ * Postgres through a TCP proxy the test owns, so Postgres can be cut behind it.
+ */
+describe('Through PgBouncer in transaction mode', () => {
+  const redis = createClient({ url: process.env.REDIS_URL });
+  let postgres: TcpProxy;
+  let bouncer: PgBouncer;
+  let t: TestApp;
+  let direct: Client;
+  let database: string;
+
+  beforeAll(async () => {
+    expect(pgBouncerVersion()).toMatch(/PgBouncer 1\./);
+    await redis.connect();
+    postgres = await TcpProxy.start(process.env.DATABASE_URL!);
+    bouncer = await PgBouncer.start('127.0.0.1', postgres.port);
+    t = await createTestApp({
+      env: {
+        DATABASE_URL: bouncer.urlFor(process.env.DATABASE_URL!),
+        DB_POOLER: 'transaction',
+        DB_CONNECT_TIMEOUT_MS: '1000',
+      },
+    });
+    direct = new Client({ connectionString: process.env.DATABASE_URL });
+    await direct.connect();
+    database = new URL(process.env.DATABASE_URL!).pathname.slice(1);
+  });
+  afterAll(async () => {
+    postgres.restore();
+    await t.close();
+    // The role defaults the app set for this database: back to none for the other suites.
+    await direct.query(
+      `ALTER ROLE CURRENT_USER IN DATABASE ${direct.escapeIdentifier(database)} RESET ALL`,
+    );
+    await direct.end();
+    await bouncer.stop();
+    await postgres.close();
+    await redis.quit();
+  });
+
+  const countOrders = (user: string) => countOrdersOf(t, user);
+
+  it('creates, and replays from Postgres once Redis has lost the entry', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const first = await createOrder(t, token, 'pgb-1');
+    expect(first.status).toBe(201);
+    await redis.del(idempotencyRedisKey(user, 'pgb-1'));
+    const retry = await createOrder(t, token, 'pgb-1');
+    expect(retry.status).toBe(201);
+    expect(retry.body.id).toBe(first.body.id);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(
+      (await send(t.url, 'GET', `/orders/${first.body.id}`, { token })).status,
+    ).toBe(200);
+    expect(await countOrders(user)).toBe(1);
+  });
+
+  it('turns a 30-request same-key burst into one order', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => createOrder(t, token, 'pgb-burst')),
+    );
+    expectOneOrderFrom(answers);
+    expect(await countOrders(user)).toBe(1);
+  });
+
+  it('sets the timeouts as role defaults, since the pooler refuses them as startup parameters', async () => {
+    const through = new Client({
+      connectionString: bouncer.urlFor(process.env.DATABASE_URL!),
+    });
+    await through.connect();
+    try {
+      const { rows } = await through.query<{ statement_timeout: string }>(
+        'SHOW statement_timeout',
+      );
+      expect(rows[0].statement_timeout).toBe('5s');
+    } finally {
+      await through.end();
+    }
+  });
+
+  it('purges under a transaction-level advisory lock that the pooler cannot leak', async () => {
+    const purge = t.app.get<KeyPurgeService>(keyPurgeToken('orders'));
+    expect(await purge.purge()).toBeGreaterThanOrEqual(0);
+    expect(await advisoryLocks()).toBe(0);
+  });
+
+  it('answers 503 while Postgres is cut behind the pooler; after restore the same key makes one order', async () => {
+    const user = newUser();
+    const token = tokenFor(user);
+    postgres.cut();
+    const during = await createOrder(t, token, 'pgb-cut');
+    expect(during.status).toBe(503);
+    postgres.restore();
+    let after = await createOrder(t, token, 'pgb-cut');
+    // PgBouncer retries its servers once a second (server_login_retry): the first retry may still be early.
+    for (let i = 0; i < 20 && after.status === 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      after = await createOrder(t, token, 'pgb-cut');
+    }
+    expect(after.status).toBe(201);
+    expect((await createOrder(t, token, 'pgb-cut')).body.id).toBe(
+      after.body.id,
+    );
+    expect(await countOrders(user)).toBe(1);
+  });
+
+  it('migrates a fresh database through the pooler, and leaves no advisory lock behind', async () => {
+    const name = `orders_test_pgb_${Date.now()}`;
+    await direct.query(`CREATE DATABASE "${name}"`);
+    const apps = [];
+    try {
+      const env = {
+        DATABASE_URL: bouncer.urlFor(testDatabaseUrl(name)),
+        DB_POOLER: 'transaction',
+        DB_MIGRATIONS_RUN: 'true',
+      };
+      apps.push(
+        ...(await Promise.all([startAppProcess(env), startAppProcess(env)])),
+      );
+      const check = new Client({ connectionString: testDatabaseUrl(name) });
+      await check.connect();
+      try {
+        const { rows } = await check.query<{ name: string }>(
+          'SELECT name FROM migrations',
+        );
+        expect(rows.length).toBeGreaterThan(0);
+        expect(new Set(rows.map((row) => row.name)).size).toBe(rows.length);
+        const locks = await check.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database =
+             (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        );
+        expect(locks.rows[0].n).toBe(0);
+      } finally {
+        await check.end();
+      }
+      const token = tokenFor(newUser());
+      expect(
+        (
+          await createOrder(
+            { url: apps[0].url } as TestApp,
+            token,
+            randomUUID(),
+          )
+        ).status,
+      ).toBe(201);
+    } finally {
+      await Promise.all(apps.map((app) => app.stop()));
+      await direct.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
+  });
+
+  async function advisoryLocks(): Promise<number> {
+    const { rows } = await direct.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database =
+         (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    return rows[0].n;
+  }
+});
