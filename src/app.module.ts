@@ -41,9 +41,11 @@ import type { RedisScripting } from './redis/redis-commander';
       inject: [databaseConfig.KEY],
       // Migrations run here, one instance at a time, before the app's own pool opens.
       useFactory: async (database: ConfigType<typeof databaseConfig>) => {
-        if (database.migrationsRun) await runMigrationsExclusively(database);
+        // First, so that every server session the pooler opens from here on (the migrator's too)
+        // starts with them.
         if (database.pooler === 'transaction')
           await applyRoleTimeouts(database);
+        if (database.migrationsRun) await runMigrationsExclusively(database);
         return {
           ...buildTypeOrmOptions({ ...database, migrationsRun: false }),
           // A missing database or wrong password is not fixed by waiting: fail at once.

@@ -89,18 +89,37 @@ describe('Through PgBouncer in transaction mode', () => {
     expect(await countOrders(user)).toBe(1);
   });
 
-  it('sets the timeouts as role defaults, since the pooler refuses them as startup parameters', async () => {
-    const through = new Client({
-      connectionString: bouncer.urlFor(process.env.DATABASE_URL!),
-    });
-    await through.connect();
+  it('gives every pooled server session the timeouts, set as role defaults since the pooler refuses startup parameters', async () => {
+    // Ten clients each inside a transaction hold all ten server sessions of the pool at once, so
+    // they include the one the app's set-up used before the defaults existed.
+    const clients = Array.from(
+      { length: 10 },
+      () =>
+        new Client({
+          connectionString: bouncer.urlFor(process.env.DATABASE_URL!),
+        }),
+    );
+    await Promise.all(clients.map((client) => client.connect()));
     try {
-      const { rows } = await through.query<{ statement_timeout: string }>(
-        'SHOW statement_timeout',
+      const seen = await Promise.all(
+        clients.map(async (client) => {
+          await client.query('BEGIN');
+          const { rows } = await client.query<{
+            statement_timeout: string;
+            lock_timeout: string;
+          }>(
+            "SELECT current_setting('statement_timeout') AS statement_timeout, current_setting('lock_timeout') AS lock_timeout",
+          );
+          return rows[0];
+        }),
       );
-      expect(rows[0].statement_timeout).toBe('5s');
+      expect(new Set(seen.map((row) => JSON.stringify(row)))).toEqual(
+        new Set([
+          JSON.stringify({ statement_timeout: '5s', lock_timeout: '1s' }),
+        ]),
+      );
     } finally {
-      await through.end();
+      await Promise.all(clients.map((client) => client.end()));
     }
   });
 

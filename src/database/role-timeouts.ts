@@ -4,6 +4,9 @@ import type { DatabaseConfig } from '../config/database.config';
 
 const logger = new Logger('Database');
 
+/** Advisory lock id of the role-settings update ("orders-role-settings" as a number). */
+const ROLE_SETTINGS_LOCK_KEY = 726_351_302;
+
 /**
  * Behind a transaction pooler (DB_POOLER=transaction) the statement and lock timeouts cannot travel
  * as startup parameters, and a session `SET` would leak to whoever gets the server connection next.
@@ -24,13 +27,24 @@ export async function applyRoleTimeouts(config: DatabaseConfig): Promise<void> {
       'SELECT current_database() AS db',
     );
     const database = client.escapeIdentifier(rows[0].db);
+    // Instances starting together would update the same pg_db_role_setting row at once ("tuple
+    // concurrently updated"): one at a time.
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [
+      ROLE_SETTINGS_LOCK_KEY,
+    ]);
     for (const [name, ms] of [
       ['statement_timeout', config.statementTimeoutMs],
       ['lock_timeout', config.lockTimeoutMs],
-    ] as const)
+    ] as const) {
       await client.query(
         `ALTER ROLE CURRENT_USER IN DATABASE ${database} SET ${name} = ${Number(ms)}`,
       );
+      // This very server session was opened before the default existed, and the pooler hands it
+      // to others next: give it the same value (a session SET stays with a pooled server session).
+      await client.query(`SET ${name} = ${Number(ms)}`);
+    }
+    await client.query('COMMIT');
   } catch (error) {
     logger.warn(
       `could not set statement_timeout and lock_timeout as role defaults (${String(error)}): ` +
