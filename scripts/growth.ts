@@ -234,7 +234,11 @@ async function deepPagination(base: string, db: pg.Client): Promise<string> {
       plan.find((line) => line.includes('Buffers:'))?.trim() ?? '';
     const time =
       plan.find((line) => line.startsWith('Execution Time'))?.trim() ?? '';
-    const node = plan[1]?.trim().split('  (')[0] ?? plan[0];
+    const scan = plan.find((line) => /Scan/.test(line)) ?? plan[0];
+    const node = scan
+      .trim()
+      .replace(/^->\s*/, '')
+      .split('  (')[0];
     return `${node}; ${buffers}; ${time}`;
   };
   const columns =
