@@ -6,12 +6,18 @@
  */
 import jwt from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+
+// The running app's secret, from the environment or .env (as npm run token reads it).
+if (existsSync('.env')) process.loadEnvFile('.env');
 
 const base = process.argv[2] ?? 'http://127.0.0.1:3000';
 const count = Number(process.argv[3] ?? 2000);
 const secret = process.env.JWT_SECRET;
 if (!secret) {
-  console.error("JWT_SECRET must be set to the running app's secret");
+  console.error(
+    "JWT_SECRET must be set to the running app's secret (environment or .env)",
+  );
   process.exit(2);
 }
 const token = jwt.sign({ sub: `measure-${randomUUID()}` }, secret, {
@@ -38,7 +44,7 @@ async function post(key: string): Promise<number> {
   if (response.status === 429) {
     console.error(
       'rate-limited (429): this script sends thousands of requests as one user; start the app with ' +
-        'THROTTLE_LIMIT=1000000 (or pass a smaller count: npm run measure:replay -- <url> 200)',
+        'THROTTLE_LIMIT=1000000 (or pass a count under a third of THROTTLE_LIMIT: npm run measure:replay -- <url> 90)',
     );
     process.exit(2);
   }
@@ -58,7 +64,7 @@ async function main(): Promise<void> {
   const replays: number[] = [];
   const replayKey = randomUUID();
   await post(replayKey);
-  for (let i = 0; i < 200; i++) await post(replayKey); // warm-up
+  for (let i = 0; i < Math.min(200, count); i++) await post(replayKey); // warm-up
   for (let i = 0; i < count; i++) {
     creates.push(await post(randomUUID()));
     replays.push(await post(replayKey));

@@ -5,7 +5,7 @@ import { REDIS_COMMANDER } from './redis/redis.module';
 import type { RedisScripting } from './redis/redis-commander';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AdminServer } from './observability/admin-server';
 import { BootQuietLogger } from './observability/boot-quiet.logger';
@@ -68,6 +68,9 @@ async function logStartup(
         `${migrations}; Redis ${redis.mode} ${redisState}; ${webhooks}`,
       'Startup',
     );
+  // JSON logs are written in 4 KiB batches (see ObservabilityModule): without a flush, a quiet
+  // instance would hold its start-up line back until enough requests had been logged after it.
+  PinoLogger.root.flush();
 }
 
 /**
