@@ -14,8 +14,9 @@ export interface RedisServer {
 /** A redis-server of the test's own (from the machine's binary) on a free port, in a temporary directory. */
 export async function startRedisServer(
   args: string[] = [],
+  port?: number,
 ): Promise<RedisServer> {
-  const port = await freePort();
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'orders-redis-'));
   const child = spawn(
     'redis-server',
@@ -41,8 +42,11 @@ export async function startRedisServer(
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const client = createClient({ url });
+  let exitedEarly = false;
+  void exited.then(() => (exitedEarly = true));
+  for (let attempt = 0; attempt < 100 && !exitedEarly; attempt++) {
+    // No reconnecting: a refused connection must fail this attempt, not retry forever.
+    const client = createClient({ url, socket: { reconnectStrategy: false } });
     client.on('error', () => undefined);
     const up = await client.connect().then(
       async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
+import { createServer } from 'node:net';
 import { freePort } from './app-process';
 import { startRedisServer, type RedisServer } from './redis-server';
 
@@ -15,9 +16,34 @@ export interface RedisNode extends RedisServer {
   port: number;
 }
 
-async function startNode(args: string[] = []): Promise<RedisNode> {
-  const server = await startRedisServer(args);
+async function startNode(
+  args: string[] = [],
+  port?: number,
+): Promise<RedisNode> {
+  const server = await startRedisServer(args, port);
   return { ...server, port: Number(new URL(server.url).port) };
+}
+
+/**
+ * A free port whose cluster bus port (port + 10000) is free and valid too: an ephemeral port above
+ * 55535 has no bus port, and redis-server refuses to start in cluster mode on it.
+ */
+async function clusterPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port > 55_000 || taken.has(port) || taken.has(port + 10_000)) continue;
+    if (!(await canListen(port + 10_000))) continue;
+    taken.add(port).add(port + 10_000);
+    return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** Sends one command to one node (a fresh connection: the node may be on its way down). */
@@ -62,21 +88,35 @@ export interface RedisCluster {
  * `redis-cli --cluster create`. A node timeout of 1 s lets a replica take over quickly.
  */
 export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
-  const nodes = await Promise.all(
-    Array.from({ length: masters * 2 }, () =>
-      startNode([
-        '--cluster-enabled',
-        'yes',
-        '--cluster-node-timeout',
-        '1000',
-        '--cluster-replica-validity-factor',
-        '0',
-      ]),
+  const taken = new Set<number>();
+  const ports: number[] = [];
+  for (let i = 0; i < masters * 2; i++) ports.push(await clusterPort(taken));
+  const started = await Promise.allSettled(
+    ports.map((port) =>
+      startNode(
+        [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-node-timeout',
+          '1000',
+          '--cluster-replica-validity-factor',
+          '0',
+        ],
+        port,
+      ),
     ),
+  );
+  const nodes = started.flatMap((s) =>
+    s.status === 'fulfilled' ? [s.value] : [],
   );
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
   };
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
   try {
     await run('redis-cli', [
       '--cluster',
