@@ -18,6 +18,8 @@ const { values: flags } = parseArgs({
   options: {
     runs: { type: 'string', default: '10' },
     hogs: { type: 'string', default: '1' },
+    // A run that takes longer has hung: it is stopped and counted as a failure.
+    'timeout-minutes': { type: 'string', default: '10' },
   },
 });
 const runs = Number(flags.runs);
@@ -38,19 +40,34 @@ interface RunResult {
 function runTests(index: number, logDir: string): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve) => {
+    // Its own process group, so that a hung run is stopped with everything it started.
     const child = spawn('npm', ['test'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    let hung = false;
+    const timer = setTimeout(
+      () => {
+        hung = true;
+        process.kill(-child.pid!, 'SIGKILL');
+      },
+      Number(flags['timeout-minutes']) * 60_000,
+    );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('exit', (code) => {
+      clearTimeout(timer);
       const logFile = join(logDir, `run-${index}.log`);
       writeFileSync(logFile, output);
       const failures = output
         .split('\n')
         .filter((line) => line.trim().startsWith('●'))
         .map((line) => line.trim());
+      if (hung)
+        failures.push(
+          `hung: stopped after ${flags['timeout-minutes']} minutes`,
+        );
       resolve({
         passed: code === 0,
         seconds: Math.round((Date.now() - started) / 1000),
