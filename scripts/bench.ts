@@ -25,6 +25,10 @@ import {
   startAppProcess,
   type AppProcess,
 } from '../test/support/app-process.ts';
+import {
+  createScratchDatabase,
+  runSql,
+} from '../test/support/scratch-database.ts';
 
 const SCENARIOS = [
   'ceiling-nest',
@@ -163,9 +167,8 @@ const postHeaders = (key: string) => ({
 });
 
 async function main(): Promise<void> {
-  const dbName = `orders_bench_${Date.now()}`;
-  const databaseUrl = withDatabase(adminUrl, dbName);
-  await query(adminUrl, `CREATE DATABASE "${dbName}"`);
+  const database = await createScratchDatabase(adminUrl, 'orders_bench');
+  const databaseUrl = database.url;
   const redis = createClient({ url: redisUrl });
   await redis.connect();
   await redis.flushDb();
@@ -177,7 +180,7 @@ async function main(): Promise<void> {
     for (const name of scenarios) {
       // Fresh statistics before each scenario, as autovacuum would have them within a minute: on a
       // table that just grew from 0 to 20,000 rows, stale statistics would plan a sequential scan.
-      await query(databaseUrl, 'ANALYZE orders');
+      await runSql(databaseUrl, 'ANALYZE orders');
       const result = await run(name, app.url, seeded, databaseUrl);
       result.memory = await appMemory(app.adminUrl);
       results.push(result);
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
     await app?.stop();
     await redis.flushDb();
     await redis.quit();
-    await query(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await database.drop();
   }
 }
 
@@ -353,7 +356,7 @@ async function cannon(
 
 /** The database's own ceiling: `connections` clients each looping over a single-row INSERT (autocommit). */
 async function insertCeiling(databaseUrl: string): Promise<Result> {
-  await query(
+  await runSql(
     databaseUrl,
     'CREATE TABLE bench_ceiling (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id text NOT NULL, ' +
       'items jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())',
@@ -468,22 +471,6 @@ function memoryCell(m: Memory | undefined): string {
   if (!m) return '';
   const f = (v: number) => v.toFixed(0);
   return `${f(m.rss)} (${f(m.heapUsed)}/${f(m.heapTotal)}, ${f(m.external)})`;
-}
-
-function withDatabase(url: string, name: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${name}`;
-  return parsed.toString();
-}
-
-async function query(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 function pick(

@@ -13,6 +13,7 @@ import { createClient } from 'redis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startAppProcess } from '../test/support/app-process.ts';
+import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
   options: { orders: { type: 'string', default: '10000' } },
@@ -29,10 +30,8 @@ const ORDER = JSON.stringify({
 });
 
 async function main(): Promise<void> {
-  const name = `orders_capacity_${Date.now()}`;
-  const databaseUrl = new URL(adminUrl);
-  databaseUrl.pathname = `/${name}`;
-  await query(adminUrl, `CREATE DATABASE "${name}"`);
+  const database = await createScratchDatabase(adminUrl, 'orders_capacity');
+  const databaseUrl = database.url;
   const redis = createClient({ url: redisUrl });
   await redis.connect();
   await redis.flushDb();
@@ -40,7 +39,7 @@ async function main(): Promise<void> {
   const app = await startAppProcess(
     {
       NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl.toString(),
+      DATABASE_URL: databaseUrl,
       DB_MIGRATIONS_RUN: 'true',
       REDIS_URL: redisUrl,
       JWT_SECRET: secret,
@@ -96,7 +95,7 @@ async function main(): Promise<void> {
       { PX: 5000 },
     );
     sizes.lock = [Number(await redis.memoryUsage(lockKey))];
-    const db = new pg.Client({ connectionString: databaseUrl.toString() });
+    const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     await db.query('VACUUM ANALYZE orders');
     const { rows } = await db.query<{
@@ -137,17 +136,7 @@ async function main(): Promise<void> {
     await app.stop();
     await redis.flushDb();
     await redis.quit();
-    await query(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  }
-}
-
-async function query(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
+    await database.drop();
   }
 }
 

@@ -7,10 +7,10 @@
  * places the orders. Prints what was sent, lost, retried and stored. Needs Postgres and Redis as
  * `npm test` does (DEMO_ADMIN_DATABASE_URL, DEMO_REDIS_URL; Redis database 10 by default).
  */
-import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { chaosTable, runChaos } from '../test/support/chaos.ts';
+import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,10 +26,7 @@ const adminUrl =
 const redisUrl = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
 
 async function main(): Promise<void> {
-  const name = `orders_demo_${Date.now()}`;
-  const databaseUrl = new URL(adminUrl);
-  databaseUrl.pathname = `/${name}`;
-  await admin(`CREATE DATABASE "${name}"`);
+  const database = await createScratchDatabase(adminUrl, 'orders_demo');
   try {
     const drop = Number(flags.drop);
     console.error(
@@ -37,7 +34,7 @@ async function main(): Promise<void> {
         `${drop * 100}% of requests and ${drop * 100}% of answers lost in transit`,
     );
     const report = await runChaos({
-      databaseUrl: databaseUrl.toString(),
+      databaseUrl: database.url,
       redisUrl,
       jwtSecret: randomBytes(32).toString('hex'),
       logicalOrders: Number(flags.orders),
@@ -54,17 +51,7 @@ async function main(): Promise<void> {
     process.exitCode =
       report.duplicates === 0 && report.mismatches.length === 0 ? 0 : 1;
   } finally {
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  }
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
+    await database.drop();
   }
 }
 

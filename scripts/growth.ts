@@ -21,6 +21,7 @@ import {
   productionNodeFlags,
   startAppProcess,
 } from '../test/support/app-process.ts';
+import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -76,11 +77,8 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const name = `orders_growth_${Date.now()}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
-  await query(adminUrl, `CREATE DATABASE "${name}"`);
+  const database = await createScratchDatabase(adminUrl, 'orders_growth');
+  const databaseUrl = database.url;
   const redis = createClient({ url: redisUrl });
   await redis.connect();
   await redis.flushDb();
@@ -137,7 +135,7 @@ async function main(): Promise<void> {
     await app.stop();
     await redis.flushDb();
     await redis.quit();
-    await query(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await database.drop();
   }
 }
 
@@ -334,16 +332,6 @@ function chart(rows: Row[]): string {
     '</svg>',
     '',
   ].join('\n');
-}
-
-async function query(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 main().catch((error: unknown) => {

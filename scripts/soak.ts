@@ -9,7 +9,6 @@
  */
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
-import pg from 'pg';
 import { createClient } from 'redis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +17,7 @@ import {
   productionNodeFlags,
   startAppProcess,
 } from '../test/support/app-process.ts';
+import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -49,17 +49,14 @@ interface Minute {
 type Context = { key?: string; id?: string };
 
 async function main(): Promise<void> {
-  const name = `orders_soak_${Date.now()}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  await query(adminUrl, `CREATE DATABASE "${name}"`);
+  const database = await createScratchDatabase(adminUrl, 'orders_soak');
   const redis = createClient({ url: redisUrl });
   await redis.connect();
   await redis.flushDb();
   const app = await startAppProcess(
     {
       NODE_ENV: 'production',
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
       DB_MIGRATIONS_RUN: 'true',
       REDIS_URL: redisUrl,
       JWT_SECRET: secret,
@@ -149,7 +146,7 @@ async function main(): Promise<void> {
     await app.stop();
     await redis.flushDb();
     await redis.quit();
-    await query(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await database.drop();
   }
   console.log('| minute | req/s | p50 ms | p99 ms | non-2xx | RSS MiB |');
   console.log('|---:|---:|---:|---:|---:|---:|');
@@ -207,16 +204,6 @@ function chart(minutes: Minute[]): string {
     '</svg>',
     '',
   ].join('\n');
-}
-
-async function query(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 main().catch((error: unknown) => {

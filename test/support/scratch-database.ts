@@ -1,0 +1,36 @@
+import pg from 'pg';
+
+/** Runs one statement on its own connection. */
+export async function runSql(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface ScratchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh database named `<prefix>_<now>` next to `adminUrl`'s, for a script that starts the app on an
+ * empty schema (bench, growth, soak, capacity, chaos demo); `drop()` removes it, connections and all.
+ */
+export async function createScratchDatabase(
+  adminUrl: string,
+  prefix: string,
+): Promise<ScratchDatabase> {
+  const name = `${prefix}_${Date.now()}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await runSql(adminUrl, `CREATE DATABASE "${name}"`);
+  return {
+    url: url.toString(),
+    drop: () =>
+      runSql(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+  };
+}
