@@ -1,9 +1,13 @@
 /**
- * npm run bench:soak [-- --minutes 10 --connections 16 --svg docs/soak.svg]
+ * npm run bench:soak [-- --minutes 10 --connections 16 --svg docs/soak.svg --vacuum]
  *
  * Minutes of mixed load on one instance of the production build: each connection loops create,
- * replay (the same key again), read, list and cancel. Per minute: requests/s, p99, non-2xx and the
- * app's RSS. Prints a table and writes an SVG chart of p99 and RSS per minute.
+ * replay (the same key again), read, list and cancel. Per minute: requests/s, p99, non-2xx, the
+ * app's RSS and the orders table's dead tuples. Prints a table and writes an SVG chart of p99 and
+ * RSS per minute.
+ *
+ * --vacuum runs `VACUUM (ANALYZE)` on the scratch database ten seconds into every minute, while the
+ * load runs, standing in for autovacuum on a machine whose Postgres has it off (`SHOW autovacuum`).
  *
  * Run with Node 24 (npm puts the project's pinned node first on PATH), which strips the types.
  */
@@ -17,13 +21,18 @@ import {
   productionNodeFlags,
   startAppProcess,
 } from '../test/support/app-process.ts';
-import { createScratchDatabase } from '../test/support/scratch-database.ts';
+import {
+  createScratchDatabase,
+  runSql,
+} from '../test/support/scratch-database.ts';
+import pg from 'pg';
 
 const { values: flags } = parseArgs({
   options: {
     minutes: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     svg: { type: 'string', default: 'docs/soak.svg' },
+    vacuum: { type: 'boolean', default: false },
   },
 });
 const adminUrl =
@@ -44,6 +53,7 @@ interface Minute {
   p99: number;
   non2xx: number;
   rssMiB: number;
+  deadTuples: number;
 }
 
 type Context = { key?: string; id?: string };
@@ -70,6 +80,11 @@ async function main(): Promise<void> {
   const minutes: Minute[] = [];
   try {
     for (let minute = 1; minute <= Number(flags.minutes); minute++) {
+      const vacuum = flags.vacuum
+        ? new Promise((resolve) => setTimeout(resolve, 10_000)).then(() =>
+            runSql(database.url, 'VACUUM (ANALYZE)'),
+          )
+        : Promise.resolve();
       const result = await autocannon({
         url: app.url,
         connections: Number(flags.connections),
@@ -127,6 +142,7 @@ async function main(): Promise<void> {
           },
         ],
       });
+      await vacuum;
       const rss = /VmRSS:\s+(\d+) kB/.exec(
         readFileSync(`/proc/${app.child.pid}/status`, 'utf8'),
       );
@@ -137,9 +153,11 @@ async function main(): Promise<void> {
         p99: result.latency.p99,
         non2xx: result.non2xx,
         rssMiB: rss ? Number(rss[1]) / 1024 : NaN,
+        deadTuples: await deadTuples(database.url),
       });
       console.error(
-        `minute ${minute}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms`,
+        `minute ${minute}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, ` +
+          `${minutes.at(-1)!.deadTuples} dead tuples in orders`,
       );
     }
   } finally {
@@ -148,11 +166,16 @@ async function main(): Promise<void> {
     await redis.quit();
     await database.drop();
   }
-  console.log('| minute | req/s | p50 ms | p99 ms | non-2xx | RSS MiB |');
-  console.log('|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    `${flags.vacuum ? 'with' : 'without'} VACUUM (ANALYZE) each minute\n`,
+  );
+  console.log(
+    '| minute | req/s | p50 ms | p99 ms | non-2xx | RSS MiB | dead tuples |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
   for (const m of minutes)
     console.log(
-      `| ${m.minute} | ${Math.round(m.rps)} | ${m.p50} | ${m.p99} | ${m.non2xx} | ${m.rssMiB.toFixed(0)} |`,
+      `| ${m.minute} | ${Math.round(m.rps)} | ${m.p50} | ${m.p99} | ${m.non2xx} | ${m.rssMiB.toFixed(0)} | ${m.deadTuples} |`,
     );
   const first = minutes[0];
   const last = minutes.at(-1)!;
@@ -161,6 +184,19 @@ async function main(): Promise<void> {
       `(${(((last.rssMiB - first.rssMiB) / first.rssMiB) * 100).toFixed(1)}%); non-2xx in all: ${minutes.reduce((n, m) => n + m.non2xx, 0)}`,
   );
   writeFileSync(flags.svg, chart(minutes));
+}
+
+async function deadTuples(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      "SELECT n_dead_tup AS n FROM pg_stat_user_tables WHERE relname = 'orders'",
+    );
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 /** p99 (left axis) and RSS (right axis) per minute, as two SVG polylines. */
