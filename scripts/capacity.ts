@@ -1,9 +1,10 @@
 /**
  * npm run capacity [-- --orders 10000]
  *
- * Measures what the README's Capacity section states: Redis bytes per stored response, per lock and
- * per rate-limit counter (`MEMORY USAGE`), and Postgres bytes per order (table and indexes), on the
- * production build with a fresh database and a Redis database of its own (10).
+ * Measures what the README's Capacity section states: Redis bytes per stored response (a 1-item and
+ * a 20-item order), per lock and per rate-limit counter (`MEMORY USAGE`), and Postgres bytes per
+ * order (table and indexes), on the production build with a fresh database and a Redis database of
+ * its own (10).
  *
  * Run with Node 24 (npm puts the project's pinned node first on PATH), which strips the types.
  */
@@ -14,6 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startAppProcess } from '../test/support/app-process.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
+import { EntryCodec } from '../src/idempotency/storage/entry-codec.ts';
 
 const { values: flags } = parseArgs({
   options: { orders: { type: 'string', default: '10000' } },
@@ -28,6 +30,17 @@ const ORDER = JSON.stringify({
   items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
   note: 'leave at the door',
 });
+const BIG_ORDER = JSON.stringify({
+  currency: 'USD',
+  items: Array.from({ length: 20 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    quantity: 1 + (i % 3),
+    unitPriceCents: 499 + i * 100,
+  })),
+  note: 'leave at the door',
+});
+/** Users whose orders have 20 items: their keys are measured apart. */
+const BIG = 'capacity-big-';
 
 async function main(): Promise<void> {
   const database = await createScratchDatabase(adminUrl, 'orders_capacity');
@@ -49,15 +62,17 @@ async function main(): Promise<void> {
   );
   try {
     const users = Array.from({ length: 100 }, (_, i) => `capacity-user-${i}`);
+    const bigUsers = Array.from({ length: 10 }, (_, i) => `${BIG}${i}`);
     let sent = 0;
     await Promise.all(
-      users.map(async (user) => {
+      [...users, ...bigUsers].map(async (user) => {
         const token = jwt.sign({ sub: user }, secret, {
           algorithm: 'HS256',
           expiresIn: 3600,
         });
-        while (sent < orders) {
-          sent++;
+        const big = user.startsWith(BIG);
+        for (let own = 0; big ? own < 20 : sent < orders; own++) {
+          if (!big) sent++;
           const response = await fetch(`${app.url}/orders`, {
             method: 'POST',
             headers: {
@@ -65,7 +80,7 @@ async function main(): Promise<void> {
               'content-type': 'application/json',
               'idempotency-key': randomUUID(),
             },
-            body: ORDER,
+            body: big ? BIG_ORDER : ORDER,
           });
           if (response.status !== 201)
             throw new Error(`create: ${response.status}`);
@@ -76,17 +91,18 @@ async function main(): Promise<void> {
     const keys = await redis.keys('*');
     const sizes: Record<string, number[]> = {};
     for (const key of keys) {
-      const kind = key.startsWith('idem:')
-        ? 'stored response'
-        : 'rate-limit counter';
+      const kind = !key.startsWith('idem:')
+        ? 'rate-limit counter'
+        : key.startsWith(`idem:${BIG}`)
+          ? 'stored response, 20 items'
+          : 'stored response';
       (sizes[kind] ??= []).push(Number(await redis.memoryUsage(key)));
     }
-    // A lock: the in-flight entry the app writes, same shape and field sizes (v1 format).
-    const lockKey = `idem:${randomBytes(32).toString('hex')}`;
+    // A lock: the in-flight entry the app writes, same shape, field sizes and encoding.
+    const lockKey = `idem:capacity-user-0:${randomBytes(32).toString('hex')}`;
     await redis.set(
       lockKey,
-      JSON.stringify({
-        v: 1,
+      new EntryCodec().encodeLock({
         state: 'in_flight',
         fingerprint: randomBytes(32).toString('hex'),
         token: randomUUID(),
@@ -115,7 +131,9 @@ async function main(): Promise<void> {
     const n = Number(rows[0].n);
     const average = (values: number[]) =>
       Math.round(values.reduce((a, b) => a + b, 0) / values.length);
-    console.log(`${n} orders of 1 item, through the API (production build)`);
+    console.log(
+      `${n} orders through the API (production build): ${n - bigUsers.length * 20} of 1 item, ${bigUsers.length * 20} of 20 items`,
+    );
     for (const [kind, values] of Object.entries(sizes))
       console.log(
         `Redis ${kind}: ${average(values)} bytes (MEMORY USAGE, ${values.length} keys)`,

@@ -25,6 +25,7 @@ import {
 import { MetricsService } from './observability/metrics.service';
 import { ObservabilityModule } from './observability/observability.module';
 import { OrdersModule } from './orders/orders.module';
+import { SAMPLE_CREATED_ORDER } from './orders/dto/order.view';
 import { PaymentsModule } from './payments/payments.module';
 import { ThrottlingModule } from './throttling/throttling.module';
 import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
@@ -77,7 +78,9 @@ import type { RedisScripting } from './redis/redis-commander';
         lockLeaseMs: config.lockLeaseMs,
         storageTimeoutMs: redisSettings.commandTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
-        storage: new RedisIdempotencyStorage(redis),
+        storage: new RedisIdempotencyStorage(redis, {
+          sampleResponse: SAMPLE_CREATED_ORDER,
+        }),
         onOutcome: (outcome: IdempotencyOutcome, request: unknown) =>
           metrics.recordOutcome(request, outcome),
       }),

@@ -11,7 +11,7 @@ import {
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import { randomUUID } from 'node:crypto';
 import {
   Idempotent,
@@ -19,19 +19,33 @@ import {
   IdempotencyModule,
   RedisIdempotencyStorage,
 } from '../src/idempotency';
-import type { RedisScriptClient } from '../src/idempotency';
+import type { RedisArgument, RedisScriptClient } from '../src/idempotency';
 import { RedisCircuitBreaker } from '../src/redis/redis-circuit-breaker';
 import { TEST_REDIS_URL } from './support/test-env';
 
 // The idempotency module on its own (no orders, no app): a small Nest app on Fastify and on Express,
 // over a real Redis, as another application would use it.
 
-/** The app's Redis gateway over one test connection: EVALSHA with the NOSCRIPT fallback. */
+/**
+ * The app's Redis gateway over one test connection: EVALSHA with the NOSCRIPT fallback, and Buffer
+ * replies when the storage asks for them (stored responses are binary).
+ */
 function scriptClient(redis: {
-  sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(
+    args: RedisArgument[],
+    options?: { typeMapping?: object },
+  ): Promise<unknown>;
 }): RedisCircuitBreaker {
   return new RedisCircuitBreaker(
-    { sendCommand: (args) => redis.sendCommand(args) },
+    {
+      sendCommand: (args, options) =>
+        redis.sendCommand(
+          args,
+          options?.returnBuffers
+            ? { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } }
+            : undefined,
+        ),
+    },
     {
       timeoutMs: 5000,
       failureThreshold: 1000,
@@ -144,11 +158,7 @@ describe.each(['fastify', 'express'] as const)(
     beforeEach(async () => {
       events = [];
       gate.runs = 0;
-      ({ app, url } = await startApp(
-        kind,
-        scriptClient({ sendCommand: (args) => redis.sendCommand(args) }),
-        events,
-      ));
+      ({ app, url } = await startApp(kind, scriptClient(redis), events));
     });
     afterEach(() => app.close());
 
@@ -216,12 +226,7 @@ describe.each(['fastify', 'express'] as const)(
 
     it('keeps renewing a running claim, so a lease shorter than the request still answers 409', async () => {
       await app.close();
-      ({ app, url } = await startApp(
-        kind,
-        scriptClient({ sendCommand: (args) => redis.sendCommand(args) }),
-        events,
-        150,
-      ));
+      ({ app, url } = await startApp(kind, scriptClient(redis), events, 150));
       const entered = gate.hold();
       const first = post('k5', { name: 'a' });
       await entered;
@@ -295,9 +300,7 @@ describe('IdempotencyInterceptor when its storage fails', () => {
 
 describe('RedisIdempotencyStorage', () => {
   const redis = createClient({ url: redisUrl });
-  const storage = new RedisIdempotencyStorage(
-    scriptClient({ sendCommand: (args) => redis.sendCommand(args) }),
-  );
+  const storage = new RedisIdempotencyStorage(scriptClient(redis));
   const lock = (token: string) => ({
     state: 'in_flight' as const,
     fingerprint: 'f',

@@ -5,7 +5,12 @@ import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';
 import { OrdersService } from '../src/orders/orders.service';
 import type { OrderView } from '../src/orders/dto/order.view';
-import type { IdempotencyContext } from '../src/idempotency';
+import {
+  EntryCodec,
+  type CompletedEntry,
+  type IdempotencyContext,
+} from '../src/idempotency';
+import { SAMPLE_CREATED_ORDER } from '../src/orders/dto/order.view';
 import { TcpProxy } from './support/tcp-proxy';
 import {
   createTestApp,
@@ -16,6 +21,7 @@ import {
   createOrder,
   countOrders as countOrdersOf,
   idempotencyRedisKey,
+  readIdempotencyEntry,
 } from './support/test-app';
 import { testRedisUrl } from './support/test-env';
 
@@ -79,7 +85,7 @@ describe('Idempotency over HTTP with real Postgres and Redis', () => {
     const user = newUser();
     const token = tokenFor(user);
     const first = await create(token, 'fast-1');
-    const stored = JSON.parse((await redis.get(redisKey(user, 'fast-1')))!);
+    const stored = await readIdempotencyEntry(redis, user, 'fast-1');
     expect(stored).toMatchObject({
       state: 'completed',
       status: 201,
@@ -172,33 +178,44 @@ describe('Idempotency over HTTP with real Postgres and Redis', () => {
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(await countOrders(user)).toBe(1);
     // ... and the fast path is repopulated by that retry.
-    expect(
-      JSON.parse((await redis.get(redisKey(user, 'evicted-1')))!).state,
-    ).toBe('completed');
+    expect(await readIdempotencyEntry(redis, user, 'evicted-1')).toMatchObject({
+      state: 'completed',
+    });
   });
 
+  const misread = { id: 'not-this-order', misread: true };
   it.each([
-    ['another format version (a newer build in a rolling deploy)', 99],
-    ['no format version (an older build)', undefined],
+    [
+      'JSON of another format version (a newer build in a rolling deploy)',
+      (stored: CompletedEntry) =>
+        JSON.stringify({ v: 99, ...stored, body: misread }),
+    ],
+    [
+      'JSON without a format version (an older build)',
+      (stored: CompletedEntry) => JSON.stringify({ ...stored, body: misread }),
+    ],
+    [
+      'a response compressed against another sample (a deploy that changed it)',
+      (stored: CompletedEntry) =>
+        new EntryCodec({
+          ...SAMPLE_CREATED_ORDER,
+          body: { ...SAMPLE_CREATED_ORDER.body, currency: 'EUR' },
+        }).encodeResponse({ ...stored, body: misread }),
+    ],
   ])(
     'treats a Redis entry of %s as a miss: the database decides, nothing is misread',
-    async (_, version) => {
+    async (_, foreign) => {
       const user = newUser();
       const token = tokenFor(user);
       const first = await create(token, 'versioned');
-      const stored = JSON.parse(
-        (await redis.get(redisKey(user, 'versioned')))!,
-      );
-      expect(stored.v).toBe(1);
+      const stored = await readIdempotencyEntry(redis, user, 'versioned');
+      expect(stored).toMatchObject({ state: 'completed', body: first.body });
       // The same entry, but written by a build whose format this one does not know.
-      const foreign = {
-        ...stored,
-        v: version,
-        body: { id: 'not-this-order', misread: true },
-      };
-      await redis.set(redisKey(user, 'versioned'), JSON.stringify(foreign), {
-        PX: 60_000,
-      });
+      await redis.set(
+        redisKey(user, 'versioned'),
+        foreign(stored as CompletedEntry),
+        { PX: 60_000 },
+      );
       const retry = await create(token, 'versioned');
       expect(retry.status).toBe(201);
       expect(retry.body).toEqual(first.body);

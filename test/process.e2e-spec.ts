@@ -7,6 +7,7 @@ import { until } from './support/until';
 import {
   idempotencyRedisKey,
   newUser,
+  readIdempotencyEntry,
   send,
   Sent,
   tokenFor,
@@ -122,8 +123,7 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
     // The window is real: the row committed, and Redis still holds the dead owner's lock.
     const orders = await ordersOf(user);
     expect(orders).toHaveLength(1);
-    const redisKey = idempotencyRedisKey(user, 'crash-1');
-    expect(JSON.parse((await redis.get(redisKey))!)).toMatchObject({
+    expect(await readIdempotencyEntry(redis, user, 'crash-1')).toMatchObject({
       state: 'in_flight',
     });
 
@@ -181,8 +181,9 @@ describe('graceful shutdown (SIGTERM)', () => {
     const responses = await Promise.all(inFlight);
     expect(responses.map((r) => r.status)).toEqual([201, 201, 201]);
     expect(await ordersOf(user)).toHaveLength(3);
-    const replay = await redis.get(idempotencyRedisKey(user, 'drain-1'));
-    expect(JSON.parse(replay!)).toMatchObject({ state: 'completed' });
+    expect(await readIdempotencyEntry(redis, user, 'drain-1')).toMatchObject({
+      state: 'completed',
+    });
 
     // Exit 0 by itself: nothing (pool, Redis, timers) was left open to keep the process alive.
     expect(await app.exited).toEqual({ code: 0, signal: null });

@@ -23,10 +23,17 @@ export {
 } from './idempotency-key';
 export * from './storage/idempotency-storage.interface';
 export { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
-export {
-  ENTRY_FORMAT_VERSION,
-  RedisIdempotencyStorage,
-  UnreadableEntryError,
+export { RedisIdempotencyStorage } from './storage/redis.storage';
+export type {
+  RedisArgument,
+  RedisIdempotencyStorageOptions,
+  RedisScriptClient,
 } from './storage/redis.storage';
-export type { RedisScriptClient } from './storage/redis.storage';
+export {
+  EntryCodec,
+  LOCK_FORMAT_VERSION,
+  RESPONSE_FORMAT_VERSION,
+  UnreadableEntryError,
+} from './storage/entry-codec';
+export type { SampleResponse } from './storage/entry-codec';
 export { storageKeyFor, DEFAULT_KEY_PREFIX } from './storage-key';

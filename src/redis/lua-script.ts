@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisCommander } from './redis-commander';
+import type { RedisArgument, RedisCommander } from './redis-commander';
 
 /**
  * A single-key Lua script run by EVALSHA (the body travels once per server), falling back to EVAL
@@ -17,7 +17,7 @@ export class LuaScript {
   async run(
     redis: RedisCommander,
     key: string,
-    ...args: string[]
+    ...args: RedisArgument[]
   ): Promise<unknown> {
     try {
       return await redis.sendCommand(['EVALSHA', this.sha1, '1', key, ...args]);

@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { LuaScript } from './lua-script';
-import type { RedisCommander, RedisScripting } from './redis-commander';
+import type {
+  RedisArgument,
+  RedisCommander,
+  RedisCommandOptions,
+  RedisScripting,
+} from './redis-commander';
 import { withRedisTimeout } from './redis-timeout';
 
 /** Thrown instead of calling Redis while the breaker is open: the caller degrades at once. */
@@ -53,11 +58,14 @@ export class RedisCircuitBreaker implements RedisScripting {
     return this.openSince !== undefined;
   }
 
-  async sendCommand(args: string[]): Promise<unknown> {
+  async sendCommand(
+    args: RedisArgument[],
+    options?: RedisCommandOptions,
+  ): Promise<unknown> {
     if (this.isOpen) throw new RedisCircuitOpenError();
     try {
       const reply = await withRedisTimeout(
-        this.redis.sendCommand(args),
+        this.redis.sendCommand(args, options),
         this.options.timeoutMs,
       );
       this.failures = 0;
@@ -69,7 +77,11 @@ export class RedisCircuitBreaker implements RedisScripting {
   }
 
   /** Runs a single-key script through this breaker (EVALSHA, EVAL on NOSCRIPT). */
-  runScript(source: string, key: string, args: string[]): Promise<unknown> {
+  runScript(
+    source: string,
+    key: string,
+    args: RedisArgument[],
+  ): Promise<unknown> {
     let script = this.scripts.get(source);
     if (!script) this.scripts.set(source, (script = new LuaScript(source)));
     return script.run(this, key, ...args);

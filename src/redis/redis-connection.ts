@@ -1,8 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { createClient, createCluster, createSentinel } from 'redis';
+import { createClient, createCluster, createSentinel, RESP_TYPES } from 'redis';
 import type { redisConfig } from '../config';
-import type { RedisCommander } from './redis-commander';
+import type {
+  RedisArgument,
+  RedisCommander,
+  RedisCommandOptions,
+} from './redis-commander';
 
 type RedisConfig = ConfigType<typeof redisConfig>;
 const logger = new Logger('Redis');
@@ -100,9 +104,18 @@ export function openRedisConnection(config: RedisConfig): RedisConnection {
 }
 
 /** The key a command touches (for cluster slot routing): EVAL/EVALSHA name it after the script. */
-export function commandKey(args: string[]): string | undefined {
-  const name = args[0]?.toUpperCase();
+export function commandKey(args: RedisArgument[]): RedisArgument | undefined {
+  const name = args[0]?.toString().toUpperCase();
   return name === 'EVAL' || name === 'EVALSHA' ? args[3] : args[1];
+}
+
+/** node-redis's per-command type mapping for `returnBuffers`: bulk strings stay bytes. */
+const BUFFER_REPLIES = {
+  typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer },
+} as const;
+
+function commandOptions(options?: RedisCommandOptions) {
+  return options?.returnBuffers ? BUFFER_REPLIES : undefined;
 }
 
 /** Raw commands on the connection, routed per topology. */
@@ -111,17 +124,28 @@ export function commanderFor(connection: RedisConnection): RedisCommander {
     case 'cluster': {
       const { client } = connection;
       return {
-        sendCommand: (args) =>
-          client.sendCommand(commandKey(args), false, args),
+        sendCommand: (args, options) =>
+          client.sendCommand(
+            commandKey(args),
+            false,
+            args,
+            commandOptions(options),
+          ),
       };
     }
     case 'sentinel': {
       const { client } = connection;
-      return { sendCommand: (args) => client.sendCommand(false, args) };
+      return {
+        sendCommand: (args, options) =>
+          client.sendCommand(false, args, commandOptions(options)),
+      };
     }
     default: {
       const { client } = connection;
-      return { sendCommand: (args) => client.sendCommand(args) };
+      return {
+        sendCommand: (args, options) =>
+          client.sendCommand(args, commandOptions(options)),
+      };
     }
   }
 }

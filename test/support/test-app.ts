@@ -2,7 +2,12 @@ import { ModuleMetadata } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
-import { storageKeyFor } from '../../src/idempotency';
+import {
+  EntryCodec,
+  type IdempotencyEntry,
+  storageKeyFor,
+} from '../../src/idempotency';
+import { SAMPLE_CREATED_ORDER } from '../../src/orders/dto/order.view';
 import { sign } from 'jsonwebtoken';
 import { AppModule } from '../../src/app.module';
 import {
@@ -13,6 +18,7 @@ import {
 import { readTrustProxy } from '../../src/config/app.config';
 import { AdminServer } from '../../src/observability/admin-server';
 import { DataSource } from 'typeorm';
+import { RESP_TYPES } from 'redis';
 import { TEST_JWT_SECRET } from './test-env';
 
 export interface TestApp {
@@ -152,6 +158,27 @@ export async function countOrders(t: TestApp, userId: string): Promise<number> {
 /** Where the app keeps a key's lock or response in Redis (the library's own key function). */
 export function idempotencyRedisKey(userId: string, key: string): string {
   return storageKeyFor(userId, key);
+}
+
+/** The app's entry codec: the one its Redis storage writes and reads with. */
+export const appEntryCodec = new EntryCodec(SAMPLE_CREATED_ORDER);
+
+/** What Redis holds for a key (lock or response), decoded as the app decodes it; null if nothing. */
+export async function readIdempotencyEntry(
+  redis: {
+    sendCommand(
+      args: string[],
+      options?: { typeMapping?: object },
+    ): Promise<unknown>;
+  },
+  userId: string,
+  key: string,
+): Promise<IdempotencyEntry | null> {
+  const stored = await redis.sendCommand(
+    ['GET', idempotencyRedisKey(userId, key)],
+    { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+  );
+  return stored === null ? null : appEntryCodec.decode(stored as Buffer);
 }
 
 /** A same-key burst's verdict: only 201s carrying one order's id, and 409s. */

@@ -1,56 +1,46 @@
-import {
+import { EntryCodec, type SampleResponse } from './entry-codec';
+import type {
   CompletedEntry,
   IdempotencyEntry,
   IdempotencyStorage,
   InFlightEntry,
 } from './idempotency-storage.interface';
 
+/** An argument of a Redis command: text, or bytes (a compressed response). */
+export type RedisArgument = string | Buffer;
+
 /**
- * What the storage needs of a Redis client (structural: bring any client): raw commands, and
+ * What the storage needs of a Redis client (structural: bring any client): raw commands, with
+ * bulk-string replies as Buffers when asked (`returnBuffers`: a stored response is binary), and
  * single-key Lua scripts given by their source (run them by EVALSHA, falling back to EVAL on
  * NOSCRIPT, or simply by EVAL).
  *
  * @example
  * const client: RedisScriptClient = {
- *   sendCommand: (args) => nodeRedis.sendCommand(args),
+ *   sendCommand: (args, options) => nodeRedis.sendCommand(args, options?.returnBuffers
+ *     ? { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } : undefined),
  *   runScript: (source, key, args) => nodeRedis.sendCommand(['EVAL', source, '1', key, ...args]),
  * };
  */
 export interface RedisScriptClient {
-  sendCommand(args: string[]): Promise<unknown>;
-  runScript(source: string, key: string, args: string[]): Promise<unknown>;
+  sendCommand(
+    args: RedisArgument[],
+    options?: { returnBuffers?: boolean },
+  ): Promise<unknown>;
+  runScript(
+    source: string,
+    key: string,
+    args: RedisArgument[],
+  ): Promise<unknown>;
 }
 
-/**
- * The format of every entry this storage writes. A rolling deploy runs two builds against one Redis:
- * an entry of another version is unreadable to this one, and a claim that meets it fails with
- * UnreadableEntryError, so the caller goes on without storage (the application's own constraint
- * decides) instead of misreading it.
- */
-export const ENTRY_FORMAT_VERSION = 1;
-
-export class UnreadableEntryError extends Error {
-  constructor(detail: string) {
-    super(`stored idempotency entry is unreadable: ${detail}`);
-    this.name = 'UnreadableEntryError';
-  }
-}
-
-function serialize(entry: IdempotencyEntry): string {
-  return JSON.stringify({ v: ENTRY_FORMAT_VERSION, ...entry });
-}
-
-function parseEntry(text: string): IdempotencyEntry {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new UnreadableEntryError('not JSON');
-  }
-  const { v, ...entry } = (parsed ?? {}) as { v?: unknown };
-  if (v !== ENTRY_FORMAT_VERSION)
-    throw new UnreadableEntryError(`format version ${String(v)}`);
-  return entry as IdempotencyEntry;
+export interface RedisIdempotencyStorageOptions {
+  /**
+   * A typical response of the routes (status, stored headers, body): the dictionary that stored
+   * responses are compressed against (see EntryCodec). Changing it makes the entries stored before
+   * unreadable (a miss that the application's constraint answers), so change it with a deploy.
+   */
+  sampleResponse?: SampleResponse;
 }
 
 /** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
@@ -76,31 +66,40 @@ const RELEASE_IF_OWNER = WHILE_OWNER + `return redis.call('DEL', KEYS[1])`;
 /**
  * Redis storage. One Redis key per idempotency key holds either the lock or the response, so that
  * claiming is one `SET NX PX GET` round trip (the reply is the existing entry, ready to replay) and
- * completing replaces the lock atomically. Needs Redis >= 7.0 (`SET ... NX GET`).
+ * completing replaces the lock atomically. Needs Redis >= 7.0 (`SET ... NX GET`). Entries are
+ * versioned and responses compressed: see EntryCodec.
  *
- * @example new RedisIdempotencyStorage(redisScriptClient)
+ * @example new RedisIdempotencyStorage(redisScriptClient, { sampleResponse })
  */
 export class RedisIdempotencyStorage implements IdempotencyStorage {
-  constructor(private readonly redis: RedisScriptClient) {}
+  private readonly codec: EntryCodec;
+
+  constructor(
+    private readonly redis: RedisScriptClient,
+    options: RedisIdempotencyStorageOptions = {},
+  ) {
+    this.codec = new EntryCodec(options.sampleResponse);
+  }
 
   async claim(
     key: string,
     lock: InFlightEntry,
     lockTtlMs: number,
   ): Promise<IdempotencyEntry | null> {
-    const previous = await this.redis.sendCommand([
-      'SET',
-      key,
-      serialize(lock),
-      'NX',
-      'PX',
-      String(lockTtlMs),
-      'GET',
-    ]);
-    if (previous === null || previous === undefined) return null;
-    const entry = parseEntry(
-      typeof previous === 'string' ? previous : (previous as Buffer).toString(),
+    const previous = await this.redis.sendCommand(
+      [
+        'SET',
+        key,
+        this.codec.encodeLock(lock),
+        'NX',
+        'PX',
+        String(lockTtlMs),
+        'GET',
+      ],
+      { returnBuffers: true },
     );
+    if (previous === null || previous === undefined) return null;
+    const entry = this.codec.decode(previous as Buffer | string);
     return entry.state === 'in_flight'
       ? this.withLeaseExpiry(key, entry)
       : entry;
@@ -125,7 +124,7 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
   ): Promise<boolean> {
     const reply = await this.redis.runScript(COMPLETE_IF_OWNER, key, [
       token,
-      serialize(entry),
+      this.codec.encodeResponse(entry),
       String(ttlMs),
     ]);
     return Number(reply) === 1;

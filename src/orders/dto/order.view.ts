@@ -49,3 +49,24 @@ export class OrderPage {
   })
   nextCursor: string | null;
 }
+
+/**
+ * A typical answer to a create, as the idempotency storage keeps it (status, stored headers, body).
+ * Stored responses are compressed against its text (EntryCodec), so that the field names and fixed
+ * text every order repeats cost a back-reference instead of their bytes. Changing it makes the
+ * responses stored before it unreadable: misses, which the orders table then answers.
+ */
+export const SAMPLE_CREATED_ORDER = {
+  status: 201,
+  headers: { location: '/orders/00000000-0000-4000-8000-000000000000' },
+  body: {
+    id: '00000000-0000-4000-8000-000000000000',
+    status: 'created',
+    currency: 'USD',
+    items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 1000 }],
+    totalCents: 1000,
+    note: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    paidAt: null,
+  } satisfies OrderView,
+};

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import {
+  EntryCodec,
+  RESPONSE_FORMAT_VERSION,
+  UnreadableEntryError,
+} from './entry-codec';
+import type { CompletedEntry } from './idempotency-storage.interface';
+
+const sample = {
+  status: 201,
+  headers: { location: '/things/00000000-0000-4000-8000-000000000000' },
+  body: {
+    id: '00000000-0000-4000-8000-000000000000',
+    name: 'sample',
+    createdAt: '2026-01-01T00:00:00.000Z',
+  },
+};
+
+const response: CompletedEntry = {
+  state: 'completed',
+  fingerprint: createHash('sha256').update('POST /things').digest('hex'),
+  status: 201,
+  headers: { location: '/things/3f2b8c1e-9a4d-4c6e-8f1a-2b3c4d5e6f70' },
+  body: {
+    id: '3f2b8c1e-9a4d-4c6e-8f1a-2b3c4d5e6f70',
+    name: 'a thing',
+    createdAt: '2026-11-29T20:30:00.000Z',
+  },
+};
+
+describe('EntryCodec', () => {
+  const codec = new EntryCodec(sample);
+
+  it('reads back the response it wrote, tagged with its format byte', () => {
+    const stored = codec.encodeResponse(response);
+    expect(stored[0]).toBe(RESPONSE_FORMAT_VERSION);
+    expect(codec.decode(stored)).toEqual(response);
+  });
+
+  it('stores a response in far fewer bytes than its JSON, the sample serving as dictionary', () => {
+    const json = JSON.stringify({ v: 1, ...response });
+    const stored = codec.encodeResponse(response);
+    expect(stored.length).toBeLessThan(json.length / 2);
+    // The same response without the dictionary's help is larger: the sample is what pays.
+    expect(stored.length).toBeLessThan(
+      new EntryCodec().encodeResponse(response).length,
+    );
+  });
+
+  it('writes locks as JSON that the Lua scripts can decode, and reads them back', () => {
+    const lock = {
+      state: 'in_flight' as const,
+      fingerprint: response.fingerprint,
+      token: 't',
+      renewUntil: 1,
+    };
+    const text = codec.encodeLock(lock);
+    expect(JSON.parse(text)).toEqual({ v: 1, ...lock });
+    expect(codec.decode(text)).toEqual(lock);
+    expect(codec.decode(Buffer.from(text))).toEqual(lock);
+  });
+
+  it('still reads a response stored as JSON by an earlier build (format 1)', () => {
+    const earlier = JSON.stringify({ v: 1, ...response });
+    expect(codec.decode(Buffer.from(earlier))).toEqual(response);
+  });
+
+  it.each([
+    [
+      'compressed against another sample',
+      () => new EntryCodec().encodeResponse(response),
+    ],
+    ['of an unknown format byte', () => Buffer.of(3, 1, 2, 3)],
+    ['cut short', () => codec.encodeResponse(response).subarray(0, 20)],
+    [
+      'JSON of another version',
+      () => Buffer.from('{"v":99,"state":"completed"}'),
+    ],
+    ['JSON without a version', () => Buffer.from('{"state":"completed"}')],
+    ['not JSON', () => Buffer.from('{"v":1,')],
+    ['empty', () => Buffer.alloc(0)],
+  ])(
+    'refuses an entry %s as unreadable rather than misread it',
+    (_, stored) => {
+      expect(() => codec.decode(stored())).toThrow(UnreadableEntryError);
+    },
+  );
+});
