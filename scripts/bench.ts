@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --duration 10 --connections 32 --scenarios create,replay --json bench.json]
+ * npm run bench [-- --duration 10 --connections 32 --scenarios create,replay --json bench.json --svg docs/bench.svg]
  *
  * Starts the production build (dist/main.js, with the V8 flags of `npm run start:prod`) on a fresh
  * database and a Redis database of its own, drives it with autocannon, and prints one table:
@@ -7,6 +7,7 @@
  * same machine: `ceiling-http` (a route with no I/O and no auth) and `ceiling-db` (raw single-row
  * INSERTs through `pg` at the same concurrency), so that the ratios compare like with like.
  * A benchmark, not a test: it never fails on timing, it reports each target as ok or MISS.
+ * `--svg` also draws requests/s per scenario against its ceiling, with each goal marked.
  *
  * Run with Node 24 (npm puts the project's pinned node first on PATH), which strips the types.
  */
@@ -56,6 +57,8 @@ interface Result {
   non2xx: number;
   errors: number;
   statuses: Record<string, number>;
+  /** CPU time (user + system) of the process under load, per request served: its own cost. */
+  cpuUsPerRequest?: number;
   memory?: Memory;
 }
 type Ratios = Record<string, number | undefined>;
@@ -77,6 +80,14 @@ const RATIOS: Record<string, [Scenario, Scenario]> = {
   'create / ceiling-db': ['create', 'ceiling-db'],
   'ceiling-http / ceiling-nest': ['ceiling-http', 'ceiling-nest'],
 };
+
+/** The throughput goals, for the chart: scenario, its ceiling, the goal as a fraction of it. */
+const GOALS: [Scenario, Scenario, number][] = [
+  ['create', 'ceiling-db', 0.4],
+  ['replay', 'ceiling-nest', 0.35],
+  ['read', 'ceiling-nest', 0.25],
+  ['list', 'ceiling-nest', 0.15],
+];
 
 /** The targets, one row each: a name and what must hold (skipped when its scenarios did not run). */
 const TARGETS: [string, (run: Run) => boolean | undefined][] = [
@@ -132,6 +143,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
     json: { type: 'string' },
+    svg: { type: 'string' },
     // A directory: profile the app (node --cpu-prof) for the whole run.
     'cpu-prof': { type: 'string' },
   },
@@ -181,7 +193,13 @@ async function main(): Promise<void> {
       // Fresh statistics before each scenario, as autovacuum would have them within a minute: on a
       // table that just grew from 0 to 20,000 rows, stale statistics would plan a sequential scan.
       await runSql(databaseUrl, 'ANALYZE orders');
-      const result = await run(name, app.url, seeded, databaseUrl);
+      const result = await run(
+        name,
+        app.url,
+        seeded,
+        databaseUrl,
+        app.child.pid!,
+      );
       result.memory = await appMemory(app.adminUrl);
       results.push(result);
       console.error(`${name}: ${Math.round(result.rps)} req/s`);
@@ -245,8 +263,11 @@ function run(
   base: string,
   seeded: { replayKey: string; orderId: string },
   databaseUrl: string,
+  pid: number,
 ): Promise<Result> {
   const auth = { authorization: `Bearer ${token}` };
+  const cannon = (scenario: Scenario, options: autocannon.Options) =>
+    cannonAt(pid, scenario, options);
   switch (name) {
     case 'ceiling-nest':
       return nestCeiling();
@@ -309,7 +330,7 @@ async function nestCeiling(): Promise<Result> {
       i++
     )
       await new Promise((resolve) => setTimeout(resolve, 50));
-    return await cannon('ceiling-nest', { url });
+    return await cannonAt(child.pid!, 'ceiling-nest', { url });
   } finally {
     child.kill('SIGTERM');
   }
@@ -332,11 +353,15 @@ function postEach(base: string, nextKey: () => string): autocannon.Options {
   };
 }
 
-async function cannon(
+/** Drives `options` with autocannon; `pid` is the process under load, whose CPU time is read. */
+async function cannonAt(
+  pid: number,
   name: Scenario,
   options: autocannon.Options,
 ): Promise<Result> {
+  const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({ connections, duration, ...options });
+  const cpu = cpuSeconds(pid) - cpuBefore;
   const statuses = Object.fromEntries(
     Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [
       code,
@@ -351,7 +376,16 @@ async function cannon(
     non2xx: result.non2xx,
     errors: result.errors,
     statuses,
+    cpuUsPerRequest: (cpu * 1e6) / Math.max(result.requests.total, 1),
   };
+}
+
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, in USER_HZ = 100 ticks/s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: field 3 (state) is at 0, so utime (14) and stime (15) at 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The database's own ceiling: `connections` clients each looping over a single-row INSERT (autocommit). */
@@ -438,11 +472,11 @@ function report(results: Result[], peakRssMiB: number): void {
   const lines = [
     `${machine}; ${connections} connections, ${duration} s per scenario`,
     '',
-    '| scenario | req/s | p50 ms | p99 ms | non-2xx | statuses | RSS after (heap used/total, external) MiB |',
-    '|---|---:|---:|---:|---:|---|---|',
+    '| scenario | req/s | CPU µs/req | p50 ms | p99 ms | non-2xx | statuses | RSS after (heap used/total, external) MiB |',
+    '|---|---:|---:|---:|---:|---:|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx} | ` +
+        `| ${r.scenario} | ${Math.round(r.rps)} | ${r.cpuUsPerRequest?.toFixed(0) ?? ''} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx} | ` +
         `${Object.entries(r.statuses)
           .map(([code, n]) => `${code}:${n}`)
           .join(' ')} | ${memoryCell(r.memory)} |`,
@@ -456,6 +490,7 @@ function report(results: Result[], peakRssMiB: number): void {
     ...verdicts,
   ];
   console.log(lines.join('\n'));
+  if (flags.svg) writeFileSync(flags.svg, chart(results, by, machine));
   if (flags.json)
     writeFileSync(
       flags.json,
@@ -465,6 +500,43 @@ function report(results: Result[], peakRssMiB: number): void {
         2,
       ),
     );
+}
+
+/**
+ * Requests/s per scenario as horizontal bars (ceilings grey), each app scenario with its ratio to its
+ * ceiling and a red tick where its goal lies.
+ */
+function chart(results: Result[], by: Run['by'], machine: string): string {
+  const [width, left, right, top, row] = [760, 110, 600, 50, 30];
+  const height = top + row * results.length + 40;
+  const max = Math.max(...results.map((r) => r.rps), 1) * 1.05;
+  const x = (rps: number) => left + ((right - left) * rps) / max;
+  const bars = results.map((r, i) => {
+    const y = top + i * row;
+    const goal = GOALS.find(([name]) => name === r.scenario);
+    const ceiling = goal && by[goal[1]];
+    const ratio = ceiling
+      ? ` = ${(r.rps / ceiling.rps).toFixed(2)} x ${goal[1]} (goal ${goal[2]})`
+      : '';
+    const goalX = ceiling ? x(ceiling.rps * goal[2]) : 0;
+    return [
+      `<text x="${left - 8}" y="${y + 17}" font-size="12" text-anchor="end">${r.scenario}</text>`,
+      `<rect x="${left}" y="${y + 4}" width="${(x(r.rps) - left).toFixed(1)}" height="18" fill="${r.scenario.startsWith('ceiling') ? '#bbbbbb' : '#4477aa'}"/>`,
+      `<text x="${(Math.max(x(r.rps), goalX) + 6).toFixed(1)}" y="${y + 17}" font-size="11">${Math.round(r.rps)}${ratio}</text>`,
+      ceiling
+        ? `<line x1="${goalX.toFixed(1)}" x2="${goalX.toFixed(1)}" y1="${y + 1}" y2="${y + 25}" stroke="#cc3311" stroke-width="2"/>`
+        : '',
+    ].join('');
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
+    '<rect width="100%" height="100%" fill="white"/>',
+    `<text x="${width / 2}" y="20" font-size="14" text-anchor="middle">Requests/s per scenario; red tick: the goal (a fraction of its ceiling)</text>`,
+    `<text x="${width / 2}" y="38" font-size="11" text-anchor="middle">${machine}; ${connections} connections, ${duration} s each</text>`,
+    ...bars,
+    '</svg>',
+    '',
+  ].join('\n');
 }
 
 function memoryCell(m: Memory | undefined): string {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { IdempotentBodyTooDeepException } from './idempotency.exceptions';
 
 /** The deepest body the fingerprint walks; deeper ones are refused (400) before the stack runs out. */
@@ -42,7 +42,6 @@ export function requestFingerprint(
   body: unknown,
 ): string {
   const canonicalBody = body === undefined ? '' : canonicalJson(body);
-  return createHash('sha256')
-    .update(`${method.toUpperCase()} ${path}\n${canonicalBody}`)
-    .digest('hex');
+  // crypto.hash: the one-shot form, about three times faster than createHash for short inputs.
+  return hash('sha256', `${method.toUpperCase()} ${path}\n${canonicalBody}`);
 }
