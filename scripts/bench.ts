@@ -33,6 +33,8 @@ import {
 
 const SCENARIOS = [
   'ceiling-nest',
+  'ceiling-redis',
+  'ceiling-read',
   'ceiling-http',
   'ceiling-db',
   'create',
@@ -79,6 +81,10 @@ const RATIOS: Record<string, [Scenario, Scenario]> = {
   'list / ceiling-nest': ['list', 'ceiling-nest'],
   'create / ceiling-db': ['create', 'ceiling-db'],
   'ceiling-http / ceiling-nest': ['ceiling-http', 'ceiling-nest'],
+  'ceiling-redis / ceiling-nest': ['ceiling-redis', 'ceiling-nest'],
+  'replay / ceiling-redis': ['replay', 'ceiling-redis'],
+  'ceiling-read / ceiling-nest': ['ceiling-read', 'ceiling-nest'],
+  'read / ceiling-read': ['read', 'ceiling-read'],
 };
 
 /** The throughput goals, for the chart: scenario, its ceiling, the goal as a fraction of it. */
@@ -270,7 +276,11 @@ function run(
     cannonAt(pid, scenario, options);
   switch (name) {
     case 'ceiling-nest':
-      return nestCeiling();
+      return nestCeiling(name, 'ceiling', databaseUrl);
+    case 'ceiling-redis':
+      return nestCeiling(name, 'ceiling-redis', databaseUrl);
+    case 'ceiling-read':
+      return nestCeiling(name, `ceiling-read/${seeded.orderId}`, databaseUrl);
     case 'ceiling-http':
       return cannon(name, { url: `${base}/health/live` });
     case 'ceiling-db':
@@ -305,8 +315,12 @@ function run(
   }
 }
 
-/** The bare NestJS + Fastify route (scripts/ceiling-app.ts), started with the app's V8 flags. */
-async function nestCeiling(): Promise<Result> {
+/** A route of the bare NestJS + Fastify app (scripts/ceiling-app.ts), started with the app's V8 flags. */
+async function nestCeiling(
+  name: Scenario,
+  path: string,
+  databaseUrl: string,
+): Promise<Result> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -315,10 +329,12 @@ async function nestCeiling(): Promise<Result> {
       '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
       'scripts/ceiling-app.ts',
       String(port),
+      redisUrl,
+      databaseUrl,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const url = `http://127.0.0.1:${port}/ceiling`;
+  const url = `http://127.0.0.1:${port}/${path}`;
   try {
     for (
       let i = 0;
@@ -330,7 +346,7 @@ async function nestCeiling(): Promise<Result> {
       i++
     )
       await new Promise((resolve) => setTimeout(resolve, 50));
-    return await cannonAt(child.pid!, 'ceiling-nest', { url });
+    return await cannonAt(child.pid!, name, { url });
   } finally {
     child.kill('SIGTERM');
   }
