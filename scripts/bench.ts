@@ -3,9 +3,12 @@
  *
  * Starts the production build (dist/main.js, with the V8 flags of `npm run start:prod`) on a fresh
  * database and a Redis database of its own, drives it with autocannon, and prints one table:
- * requests/s, p50, p99, non-2xx, and the app's memory. Two ceilings run in the same process on the
- * same machine: `ceiling-http` (a route with no I/O and no auth) and `ceiling-db` (raw single-row
- * INSERTs through `pg` at the same concurrency), so that the ratios compare like with like.
+ * requests/s, CPU per request of the process under load, p50, p99, non-2xx, and the app's memory.
+ * The ceilings run in the same run on the same machine, so that the ratios compare like with like:
+ * `ceiling-nest` (a bare NestJS + Fastify route, scripts/ceiling-app.ts); `ceiling-redis`,
+ * `ceiling-read` and `ceiling-list` (the same bare app doing only the I/O that a replay, a read or a
+ * list cannot skip); `ceiling-http` (a route inside the app: its global pipeline, no I/O); and
+ * `ceiling-db` (raw single-row INSERTs through `pg` at the same concurrency).
  * A benchmark, not a test: it never fails on timing, it reports each target as ok or MISS.
  * `--svg` also draws requests/s per scenario against its ceiling, with each goal marked.
  *
@@ -35,6 +38,7 @@ const SCENARIOS = [
   'ceiling-nest',
   'ceiling-redis',
   'ceiling-read',
+  'ceiling-list',
   'ceiling-http',
   'ceiling-db',
   'create',
@@ -85,6 +89,8 @@ const RATIOS: Record<string, [Scenario, Scenario]> = {
   'replay / ceiling-redis': ['replay', 'ceiling-redis'],
   'ceiling-read / ceiling-nest': ['ceiling-read', 'ceiling-nest'],
   'read / ceiling-read': ['read', 'ceiling-read'],
+  'ceiling-list / ceiling-nest': ['ceiling-list', 'ceiling-nest'],
+  'list / ceiling-list': ['list', 'ceiling-list'],
 };
 
 /** The throughput goals, for the chart: scenario, its ceiling, the goal as a fraction of it. */
@@ -279,6 +285,8 @@ function run(
       return nestCeiling(name, 'ceiling', databaseUrl);
     case 'ceiling-redis':
       return nestCeiling(name, 'ceiling-redis', databaseUrl);
+    case 'ceiling-list':
+      return nestCeiling(name, `ceiling-list/${user}`, databaseUrl);
     case 'ceiling-read':
       return nestCeiling(name, `ceiling-read/${seeded.orderId}`, databaseUrl);
     case 'ceiling-http':

@@ -4,9 +4,10 @@
  * that the app's ratios measure the app's own cost against the framework's.
  *
  * Two more routes add the I/O that a request of the app cannot skip, so that the bench can tell the
- * cost of that I/O from the cost of everything else the app does: GET /ceiling-redis makes two Redis
- * round trips (count the request, fetch a stored answer: a replay), GET /ceiling-read/:id one Redis
- * round trip and one prepared primary-key SELECT of an order (a read).
+ * cost of that I/O from the cost of everything else the app does: GET /ceiling-redis makes the one
+ * Redis round trip of a replay (fetch the stored answer; the app's rate limiter counts in memory and
+ * syncs to Redis in the background), GET /ceiling-read/:id the one prepared primary-key SELECT of a
+ * read, GET /ceiling-list/:user the one prepared keyset SELECT of a list's first page (21 rows).
  *
  *   node scripts/ceiling-app.ts <port> [redis-url] [database-url]
  *
@@ -36,12 +37,21 @@ class CeilingController {
   }
 
   async ceilingRedis(): Promise<unknown> {
-    await redis.incr('ceiling:count');
     return JSON.parse((await redis.get(STORED)) ?? 'null');
   }
 
+  async ceilingList(user: string): Promise<unknown> {
+    const { rows } = await db.query({
+      name: 'ceiling-list',
+      text:
+        'SELECT id, status, currency, items, total_cents, note, created_at, paid_at FROM orders ' +
+        'WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 21',
+      values: [user],
+    });
+    return { data: rows.slice(0, 20), nextCursor: null };
+  }
+
   async ceilingRead(id: string): Promise<unknown> {
-    await redis.incr('ceiling:count');
     const { rows } = await db.query({
       name: 'ceiling-read',
       text: 'SELECT id, status, currency, items, total_cents, note, created_at, paid_at FROM orders WHERE id = $1',
@@ -52,10 +62,12 @@ class CeilingController {
 }
 Controller()(CeilingController);
 Param('id')(CeilingController.prototype, 'ceilingRead', 0);
+Param('user')(CeilingController.prototype, 'ceilingList', 0);
 for (const [path, method] of [
   ['ceiling', 'ceiling'],
   ['ceiling-redis', 'ceilingRedis'],
   ['ceiling-read/:id', 'ceilingRead'],
+  ['ceiling-list/:user', 'ceilingList'],
 ] as const)
   Get(path)(
     CeilingController.prototype,
@@ -68,7 +80,20 @@ Module({ controllers: [CeilingController] })(CeilingModule);
 
 async function main(): Promise<void> {
   await redis.connect();
-  await redis.set(STORED, JSON.stringify({ ok: true, service: 'ceiling' }));
+  // An answer of a replay's size: a 1-item order.
+  await redis.set(
+    STORED,
+    JSON.stringify({
+      id: '3f2b8c1e-9a4d-4c6e-8f1a-2b3c4d5e6f70',
+      status: 'created',
+      currency: 'USD',
+      items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+      totalCents: 3998,
+      note: 'bench',
+      createdAt: '2026-11-29T20:00:00.000Z',
+      paidAt: null,
+    }),
+  );
   const app = await NestFactory.create<NestFastifyApplication>(
     CeilingModule,
     new FastifyAdapter(),
