@@ -32,7 +32,19 @@ const JSON_OPEN_BRACE = 0x7b;
  * quarter less time on the replay path (14 instead of 19 µs for a 1-item order).
  */
 const WINDOW_BITS = 11;
-const DEFLATE_OPTIONS = { level: 6, windowBits: WINDOW_BITS, memLevel: 2 };
+/**
+ * Output buffers sized for entries of a few hundred bytes: zlib's default is a fresh 16 KiB buffer
+ * per call, which in the app (a capped heap, thousands of calls a second) cost a create about 200 µs
+ * of CPU in garbage collection; measured with the bench, 1,421-1,513 µs per create before, 1,226 after.
+ * A larger entry just takes more than one chunk.
+ */
+const DEFLATE_OPTIONS = {
+  level: 6,
+  windowBits: WINDOW_BITS,
+  memLevel: 2,
+  chunkSize: 1024,
+};
+const INFLATE_CHUNK_SIZE = 4096;
 
 /**
  * How entries are written to and read from Redis. Every entry says its format, so that the two
@@ -96,6 +108,7 @@ export class EntryCodec {
     try {
       text = inflateSync(bytes.subarray(1), {
         windowBits: WINDOW_BITS,
+        chunkSize: INFLATE_CHUNK_SIZE,
         dictionary: this.dictionary,
       }).toString();
     } catch (error) {
