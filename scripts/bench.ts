@@ -26,6 +26,7 @@ import { spawn } from 'node:child_process';
 import {
   freePort,
   productionNodeFlags,
+  measuredAppEnv,
   startAppProcess,
   type AppProcess,
 } from '../test/support/app-process.ts';
@@ -231,13 +232,7 @@ function startApp(databaseUrl: string): Promise<AppProcess> {
     : [];
   return startAppProcess(
     {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      DB_MIGRATIONS_RUN: 'true',
-      REDIS_URL: redisUrl,
-      JWT_SECRET: secret,
-      // One bench user sends far more than a real one may: lift the cap (the limiter's Redis call still runs).
-      THROTTLE_LIMIT: '1000000000',
+      ...measuredAppEnv({ databaseUrl, redisUrl, jwtSecret: secret }),
       ...pick(
         process.env,
         /^(DB_POOL_SIZE|DB_PREPARED_STATEMENTS|DB_POOLER|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS)$/,

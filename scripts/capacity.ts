@@ -13,7 +13,10 @@ import pg from 'pg';
 import { createClient } from 'redis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startAppProcess } from '../test/support/app-process.ts';
+import {
+  measuredAppEnv,
+  startAppProcess,
+} from '../test/support/app-process.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
 import { EntryCodec } from '../src/idempotency/storage/entry-codec.ts';
 
@@ -50,14 +53,7 @@ async function main(): Promise<void> {
   await redis.flushDb();
   const secret = randomBytes(32).toString('hex');
   const app = await startAppProcess(
-    {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      DB_MIGRATIONS_RUN: 'true',
-      REDIS_URL: redisUrl,
-      JWT_SECRET: secret,
-      THROTTLE_LIMIT: '1000000000',
-    },
+    measuredAppEnv({ databaseUrl, redisUrl, jwtSecret: secret }),
     { discardStdout: true },
   );
   try {

@@ -19,6 +19,7 @@ import { purgeBatchSql } from '../src/database/key-purge.ts';
 import { ORDERS_KEYED_TABLE } from '../src/orders/orders.sql.ts';
 import {
   productionNodeFlags,
+  measuredAppEnv,
   startAppProcess,
 } from '../test/support/app-process.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
@@ -83,14 +84,7 @@ async function main(): Promise<void> {
   await redis.connect();
   await redis.flushDb();
   const app = await startAppProcess(
-    {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      DB_MIGRATIONS_RUN: 'true',
-      REDIS_URL: redisUrl,
-      JWT_SECRET: secret,
-      THROTTLE_LIMIT: '1000000000',
-    },
+    measuredAppEnv({ databaseUrl, redisUrl, jwtSecret: secret }),
     { nodeFlags: productionNodeFlags(), discardStdout: true },
   );
   const db = new pg.Client({ connectionString: databaseUrl });

@@ -19,6 +19,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   productionNodeFlags,
+  measuredAppEnv,
   startAppProcess,
 } from '../test/support/app-process.ts';
 import {
@@ -64,14 +65,11 @@ async function main(): Promise<void> {
   await redis.connect();
   await redis.flushDb();
   const app = await startAppProcess(
-    {
-      NODE_ENV: 'production',
-      DATABASE_URL: database.url,
-      DB_MIGRATIONS_RUN: 'true',
-      REDIS_URL: redisUrl,
-      JWT_SECRET: secret,
-      THROTTLE_LIMIT: '1000000000',
-    },
+    measuredAppEnv({
+      databaseUrl: database.url,
+      redisUrl,
+      jwtSecret: secret,
+    }),
     { nodeFlags: productionNodeFlags(), discardStdout: true },
   );
   const auth = {

@@ -41,6 +41,26 @@ export function productionNodeFlags(): string[] {
     .filter((word) => word.startsWith('--'));
 }
 
+/**
+ * The environment the measuring scripts (bench, growth, soak, capacity) start the production build
+ * with: a fresh database migrated at start-up, its own Redis database, its own JWT secret, and the
+ * rate limit lifted (one scripted user sends far more than a real one may; the limiter still runs).
+ */
+export function measuredAppEnv(options: {
+  databaseUrl: string;
+  redisUrl: string;
+  jwtSecret: string;
+}): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    DATABASE_URL: options.databaseUrl,
+    DB_MIGRATIONS_RUN: 'true',
+    REDIS_URL: options.redisUrl,
+    JWT_SECRET: options.jwtSecret,
+    THROTTLE_LIMIT: '1000000000',
+  };
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
