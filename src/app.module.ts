@@ -80,6 +80,7 @@ import type { RedisScripting } from './redis/redis-commander';
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
         storage: new RedisIdempotencyStorage(redis, {
           sampleResponse: SAMPLE_CREATED_ORDER,
+          compressResponses: config.compressResponses,
         }),
         onOutcome: (outcome: IdempotencyOutcome, request: unknown) =>
           metrics.recordOutcome(request, outcome),

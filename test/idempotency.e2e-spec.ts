@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';
@@ -225,6 +225,57 @@ describe('Idempotency over HTTP with real Postgres and Redis', () => {
       expect(await countOrders(user)).toBe(2);
     },
   );
+
+  describe('with IDEMPOTENCY_COMPRESS_RESPONSES=false on another instance', () => {
+    let jsonApp: TestApp;
+    beforeAll(async () => {
+      jsonApp = await createTestApp({
+        env: { IDEMPOTENCY_COMPRESS_RESPONSES: 'false' },
+      });
+    });
+    afterAll(() => jsonApp.close());
+
+    const storedBytes = (user: string, key: string) =>
+      redis.sendCommand<Buffer>(['GET', redisKey(user, key)], {
+        typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer },
+      });
+
+    it("stores JSON text, and each build replays the other's entries from Redis, so a rolling deploy can switch it", async () => {
+      const user = newUser();
+      const token = tokenFor(user);
+      const byJson = await createOrder(jsonApp, token, 'json-entry');
+      const byCompressing = await create(token, 'compressed-entry');
+      expect(byJson.status).toBe(201);
+      expect(byCompressing.status).toBe(201);
+
+      const json = await storedBytes(user, 'json-entry');
+      const compressed = await storedBytes(user, 'compressed-entry');
+      expect(JSON.parse(json.toString())).toMatchObject({
+        v: 1,
+        state: 'completed',
+        status: 201,
+        body: byJson.body,
+      });
+      expect(compressed[0]).toBe(2);
+      expect(compressed.length).toBeLessThan(json.length);
+
+      // Change both rows behind Redis's back: a replay still showing the stored body came from Redis.
+      await db.query(
+        `UPDATE orders SET note = 'changed' WHERE id = ANY($1::uuid[])`,
+        [[byJson.body.id, byCompressing.body.id]],
+      );
+      const replays = [
+        [await create(token, 'json-entry'), byJson],
+        [await createOrder(jsonApp, token, 'compressed-entry'), byCompressing],
+      ] as const;
+      for (const [replay, original] of replays) {
+        expect(replay.status).toBe(201);
+        expect(replay.headers.get('idempotent-replayed')).toBe('true');
+        expect(replay.body).toEqual(original.body);
+      }
+      expect(await countOrders(user)).toBe(2);
+    });
+  });
 
   it('lets the database refuse a reused key when Redis no longer remembers it (422)', async () => {
     const user = newUser();

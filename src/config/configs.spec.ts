@@ -104,6 +104,19 @@ describe('IDEMPOTENCY_KEY_RETENTION_SECONDS', () => {
   });
 });
 
+describe('IDEMPOTENCY_COMPRESS_RESPONSES', () => {
+  it('defaults to compressed entries, and takes false for JSON ones', () => {
+    expect(withEnv({}, idempotencyConfig).compressResponses).toBe(true);
+    expect(
+      withEnv({ IDEMPOTENCY_COMPRESS_RESPONSES: 'false' }, idempotencyConfig)
+        .compressResponses,
+    ).toBe(false);
+    expect(() =>
+      withEnv({ IDEMPOTENCY_COMPRESS_RESPONSES: 'zip' }, idempotencyConfig),
+    ).toThrow(/IDEMPOTENCY_COMPRESS_RESPONSES/);
+  });
+});
+
 describe('TRUST_PROXY', () => {
   it('is off by default, and takes true or a list of proxy addresses', () => {
     expect(withEnv({}, appConfig).trustProxy).toBe(false);

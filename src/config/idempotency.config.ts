@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { invalidVariable, optionalInt } from './env';
+import { invalidVariable, optionalBool, optionalInt } from './env';
 
 export const idempotencyConfig = registerAs('idempotency', () => ({
   ...readKeyRetention(),
@@ -11,6 +11,8 @@ export const idempotencyConfig = registerAs('idempotency', () => ({
     min: 100,
     max: 3600000,
   }),
+  // Stored responses compressed (less Redis memory) or as JSON (less CPU); both are always read.
+  compressResponses: optionalBool('IDEMPOTENCY_COMPRESS_RESPONSES', true),
 }));
 
 /**

@@ -35,5 +35,5 @@ export {
   RESPONSE_FORMAT_VERSION,
   UnreadableEntryError,
 } from './storage/entry-codec';
-export type { SampleResponse } from './storage/entry-codec';
+export type { EntryCodecOptions, SampleResponse } from './storage/entry-codec';
 export { storageKeyFor, DEFAULT_KEY_PREFIX } from './storage-key';

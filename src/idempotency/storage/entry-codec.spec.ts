@@ -47,6 +47,15 @@ describe('EntryCodec', () => {
     );
   });
 
+  it('writes responses as JSON text (format 1) with compressResponses off; both codecs read both forms', () => {
+    const plain = new EntryCodec(sample, { compressResponses: false });
+    const stored = plain.encodeResponse(response);
+    expect(JSON.parse(stored.toString())).toEqual({ v: 1, ...response });
+    expect(plain.decode(stored)).toEqual(response);
+    expect(codec.decode(stored)).toEqual(response);
+    expect(plain.decode(codec.encodeResponse(response))).toEqual(response);
+  });
+
   it('writes locks as JSON that the Lua scripts can decode, and reads them back', () => {
     const lock = {
       state: 'in_flight' as const,

@@ -7,14 +7,26 @@ import type {
 
 /** The format of the locks this build writes: JSON text, so that the Lua scripts can read them. */
 export const LOCK_FORMAT_VERSION = 1;
-/** The format of the responses this build writes: a version byte, then a zlib stream. */
+/** The format of the compressed responses this build writes: a version byte, then a zlib stream. */
 export const RESPONSE_FORMAT_VERSION = 2;
+/** Uncompressed responses are written as JSON text in the locks' format (1), which every build reads. */
+export const JSON_FORMAT_VERSION = LOCK_FORMAT_VERSION;
 
 /** What a typical stored response looks like: its text becomes the compression dictionary. */
 export interface SampleResponse {
   status: number;
   headers: Record<string, string>;
   body: unknown;
+}
+
+export interface EntryCodecOptions {
+  /**
+   * Write responses compressed (format 2, the default) or as JSON text (format 1): about 15% of a
+   * create's CPU and 8% of a replay's against 44% more Redis memory per entry (docs/design.md).
+   * Reading does not depend on it: both formats are always read, so it can be switched by a
+   * rolling deploy in either direction.
+   */
+  compressResponses?: boolean;
 }
 
 export class UnreadableEntryError extends Error {
@@ -60,14 +72,20 @@ const INFLATE_CHUNK_SIZE = 4096;
  *   about 110 compressed; `npm run capacity`). zlib records the dictionary's checksum in the stream,
  *   so an entry compressed against another sample (a deploy that changed it) fails to inflate and
  *   is unreadable, never misread.
- * - A response in format 1 (JSON text, written by builds before format 2) is still read.
+ * - A response in format 1 (JSON text, `{"v":1,"state":"completed",...}`, written by builds before
+ *   format 2, or with `compressResponses: false`) is always read.
  *
  * @example const codec = new EntryCodec({ status: 201, headers: {}, body: { id: '…' } })
  */
 export class EntryCodec {
   private readonly dictionary: Buffer;
+  private readonly compressResponses: boolean;
 
-  constructor(sample: SampleResponse = { status: 200, headers: {}, body: {} }) {
+  constructor(
+    sample: SampleResponse = { status: 200, headers: {}, body: {} },
+    options: EntryCodecOptions = {},
+  ) {
+    this.compressResponses = options.compressResponses ?? true;
     this.dictionary = Buffer.from(
       JSON.stringify([
         '0'.repeat(64),
@@ -83,6 +101,8 @@ export class EntryCodec {
   }
 
   encodeResponse(entry: CompletedEntry): Buffer {
+    if (!this.compressResponses)
+      return Buffer.from(JSON.stringify({ v: JSON_FORMAT_VERSION, ...entry }));
     const text = JSON.stringify([
       entry.fingerprint,
       entry.status,

@@ -41,6 +41,8 @@ export interface RedisIdempotencyStorageOptions {
    * unreadable (a miss that the application's constraint answers), so change it with a deploy.
    */
   sampleResponse?: SampleResponse;
+  /** Compress stored responses (the default) or store them as JSON: see EntryCodecOptions. */
+  compressResponses?: boolean;
 }
 
 /** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
@@ -78,7 +80,9 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
     private readonly redis: RedisScriptClient,
     options: RedisIdempotencyStorageOptions = {},
   ) {
-    this.codec = new EntryCodec(options.sampleResponse);
+    this.codec = new EntryCodec(options.sampleResponse, {
+      compressResponses: options.compressResponses,
+    });
   }
 
   async claim(
