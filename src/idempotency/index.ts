@@ -31,7 +31,7 @@ export type {
 } from './storage/redis.storage';
 export {
   EntryCodec,
-  LOCK_FORMAT_VERSION,
+  JSON_FORMAT_VERSION,
   RESPONSE_FORMAT_VERSION,
   UnreadableEntryError,
 } from './storage/entry-codec';

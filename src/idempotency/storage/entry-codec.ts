@@ -5,12 +5,13 @@ import type {
   InFlightEntry,
 } from './idempotency-storage.interface';
 
-/** The format of the locks this build writes: JSON text, so that the Lua scripts can read them. */
-export const LOCK_FORMAT_VERSION = 1;
-/** The format of the compressed responses this build writes: a version byte, then a zlib stream. */
+/**
+ * Format 1, JSON text: every lock (so that the Lua scripts can read it), and responses when they
+ * are not compressed.
+ */
+export const JSON_FORMAT_VERSION = 1;
+/** Format 2, compressed responses: a version byte, then a zlib stream. */
 export const RESPONSE_FORMAT_VERSION = 2;
-/** Uncompressed responses are written as JSON text in the locks' format (1), which every build reads. */
-export const JSON_FORMAT_VERSION = LOCK_FORMAT_VERSION;
 
 /** What a typical stored response looks like: its text becomes the compression dictionary. */
 export interface SampleResponse {
@@ -58,6 +59,11 @@ const DEFLATE_OPTIONS = {
 };
 const INFLATE_CHUNK_SIZE = 4096;
 
+/** A lock, or an uncompressed response: JSON text tagged with its format (1). */
+function encodeJson(entry: IdempotencyEntry): string {
+  return JSON.stringify({ v: JSON_FORMAT_VERSION, ...entry });
+}
+
 /**
  * How entries are written to and read from Redis. Every entry says its format, so that the two
  * builds of a rolling deploy never misread each other's entries: one this build cannot read throws
@@ -97,12 +103,11 @@ export class EntryCodec {
   }
 
   encodeLock(lock: InFlightEntry): string {
-    return JSON.stringify({ v: LOCK_FORMAT_VERSION, ...lock });
+    return encodeJson(lock);
   }
 
   encodeResponse(entry: CompletedEntry): Buffer {
-    if (!this.compressResponses)
-      return Buffer.from(JSON.stringify({ v: JSON_FORMAT_VERSION, ...entry }));
+    if (!this.compressResponses) return Buffer.from(encodeJson(entry));
     const text = JSON.stringify([
       entry.fingerprint,
       entry.status,
@@ -153,7 +158,7 @@ export class EntryCodec {
       throw new UnreadableEntryError('not JSON');
     }
     const { v, ...entry } = (parsed ?? {}) as { v?: unknown };
-    if (v !== LOCK_FORMAT_VERSION)
+    if (v !== JSON_FORMAT_VERSION)
       throw new UnreadableEntryError(`format version ${String(v)}`);
     return entry as IdempotencyEntry;
   }
