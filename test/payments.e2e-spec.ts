@@ -116,6 +116,53 @@ describe('Payment webhooks (Standard Webhooks, exactly-once effect)', () => {
     expect(row.payment_id).toBe(event.data.paymentId);
   });
 
+  it("lets one paymentId pay one order: the same payment for another user's order is payment_reused, order unpaid", async () => {
+    const alice = await newOrder();
+    const bob = await newOrder();
+    const paymentId = `pay_${randomUUID()}`;
+    const paid = await deliver(
+      t.url,
+      paymentEvent(alice.id, { data: { paymentId } }),
+    );
+    expect(paid.body.outcome).toBe('paid');
+    const reused = await deliver(
+      t.url,
+      paymentEvent(bob.id, { data: { paymentId } }),
+    );
+    expect(reused.status).toBe(200);
+    expect(reused.body).toEqual({
+      received: true,
+      duplicate: false,
+      outcome: 'payment_reused',
+    });
+    expect((await readOrder(bob)).status).toBe('created');
+    expect((await readOrder(alice)).status).toBe('paid');
+  });
+
+  it('lets one of 8 webhooks racing to pay 8 orders with one paymentId win (the unique index decides)', async () => {
+    const orders = await Promise.all(
+      Array.from({ length: 8 }, () => newOrder()),
+    );
+    const paymentId = `pay_${randomUUID()}`;
+    const answers = await Promise.all(
+      orders.map((order) =>
+        deliver(t.url, paymentEvent(order.id, { data: { paymentId } })),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    const outcomes = answers.map((a) => a.body.outcome as string).sort();
+    expect(outcomes).toEqual(['paid', ...Array(7).fill('payment_reused')]);
+    const rows: { n: number }[] = await db.query(
+      'SELECT count(*)::int AS n FROM orders WHERE payment_id = $1',
+      [paymentId],
+    );
+    expect(rows[0].n).toBe(1);
+    const metrics = await (await fetch(`${t.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /orders_payment_webhook_outcomes_total\{outcome="payment_reused",duplicate="false"\} [1-9]/,
+    );
+  });
+
   it('records a payment whose amount or currency differ from the total (amount_mismatch), order unchanged', async () => {
     const order = await newOrder();
     for (const data of [{ amountCents: 3997 }, { currency: 'EUR' }]) {

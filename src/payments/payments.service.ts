@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import type { Pool, PoolClient } from 'pg';
+import { sqlState, UNIQUE_VIOLATION } from '../common/errors/database-errors';
 import { PG_POOL } from '../database/pg-pool.module';
 import { MetricsService } from '../observability/metrics.service';
 import type { PaymentDataDto, WebhookOutcome } from './dto/payment-event.dto';
@@ -128,7 +129,28 @@ export class PaymentsService {
       order.total_cents !== String(payment.amountCents)
     )
       return 'amount_mismatch';
-    await client.query(PAY_ORDER, [payment.orderId, payment.paymentId]);
+    return this.pay(client, payment);
+  }
+
+  /**
+   * One payment pays one order (orders_payment_id_key). A payment that already paid another order is
+   * caught by the index, not by a prior SELECT: of two webhooks racing to pay two orders with one
+   * payment, the second waits on the first's index entry and fails once it commits. The savepoint
+   * keeps the event's record of that outcome.
+   */
+  private async pay(
+    client: PoolClient,
+    payment: PaymentDataDto,
+  ): Promise<WebhookOutcome> {
+    await client.query('SAVEPOINT pay');
+    try {
+      await client.query(PAY_ORDER, [payment.orderId, payment.paymentId]);
+    } catch (error) {
+      if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT pay');
+      return 'payment_reused';
+    }
+    await client.query('RELEASE SAVEPOINT pay');
     return 'paid';
   }
 }

@@ -69,6 +69,7 @@ export const WEBHOOK_OUTCOMES = [
   'paid',
   'already_paid',
   'duplicate_payment',
+  'payment_reused',
   'amount_mismatch',
   'order_cancelled',
   'unknown_order',
@@ -92,6 +93,7 @@ export class WebhookReceiptDto {
     description:
       'paid: the order is now paid. already_paid: the same paymentId under a new webhook-id. ' +
       'duplicate_payment: a second, different payment for a paid order (recorded for a refund). ' +
+      'payment_reused: this paymentId already paid another order; this order stays unpaid (recorded). ' +
       "amount_mismatch: amount or currency differ from the order's total (recorded, order unchanged). " +
       'order_cancelled: paid after cancellation (recorded for a refund). unknown_order: no such order. ' +
       'payment_failed: recorded; a paid order stays paid. ignored: an event type the receiver does not act on.',
