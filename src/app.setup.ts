@@ -20,15 +20,22 @@ import {
 } from './common/errors';
 import { HttpServerLimits, readHttpServerLimits } from './config/app.config';
 import { findBodyProblem } from './common/body-shape';
+import { registerBodyParsers } from './common/body-parsers';
+import { PAYMENT_WEBHOOK_ROUTE } from './payments/payment-webhook.route';
 import { MetricsService } from './observability/metrics.service';
 import { logRequest } from './observability/request-log';
 import { tagRequest } from './observability/request-tags';
 import { PinoLogger } from 'nestjs-pino';
 import { AppValidationPipe } from './common/app-validation.pipe';
 import { securityHeadersFor } from './common/security-headers';
+import {
+  RateLimitedError,
+  UnmatchedRouteLimiter,
+} from './throttling/unmatched-route.limiter';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+const DOCS_PREFIX = '/docs';
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -79,10 +86,14 @@ function hasNonJsonBody(
 }
 
 /**
- * Options every Nest application of this service is created with (main.ts and the tests): the raw
- * body bytes are kept beside the parsed JSON, for the payment webhook's signature check.
+ * Options every Nest application of this service is created with (main.ts and the tests): the body
+ * parsers are ours (registerBodyParsers), so that the payment webhook's bytes stay unparsed until
+ * their signature holds.
  */
-export const APP_OPTIONS = { rawBody: true } as const;
+export const APP_OPTIONS = { bodyParser: false } as const;
+
+/** Routes whose body is authenticated as bytes before anything parses it. */
+const RAW_BODY_ROUTES: ReadonlySet<string> = new Set([PAYMENT_WEBHOOK_ROUTE]);
 
 export function setupSwagger(app: INestApplication): void {
   SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
@@ -117,19 +128,31 @@ export async function configureApp(
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
   const fastify = app.getHttpAdapter().getInstance();
+  registerBodyParsers(fastify, RAW_BODY_ROUTES);
   const metrics = app.get(MetricsService);
+  const unmatchedRoutes = app.get(UnmatchedRouteLimiter);
   const requestLog = await app.resolve(PinoLogger);
   requestLog.setContext('http');
   fastify.addHook('onRequest', (request, reply, done) => {
     // helmet's security headers on every response, errors included; its defaults also suit Swagger UI.
     reply.headers(securityHeadersFor(request));
     reply.header('x-request-id', request.id);
-    tagRequest(request, { route: request.routeOptions.url });
-    // A JSON API: any other body type is refused before it is parsed.
-    done(
-      hasNonJsonBody(request.headers)
-        ? new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE()
-        : undefined,
+    const route = request.routeOptions.url;
+    tagRequest(request, { route });
+    // Answers are per caller (orders, errors, tokens' verdicts): no shared or private cache keeps one.
+    if (!route?.startsWith(DOCS_PREFIX))
+      reply.header('cache-control', 'no-store');
+    // A JSON API: any other body type is refused before it is parsed (a raw route reads its own).
+    if (!RAW_BODY_ROUTES.has(route ?? '') && hasNonJsonBody(request.headers))
+      return done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE());
+    if (route !== undefined) return done();
+    unmatchedRoutes.hit(request).then(
+      () => done(),
+      (error: unknown) => {
+        if (error instanceof RateLimitedError)
+          reply.header('retry-after', String(error.retryAfterSeconds));
+        done(error as Error);
+      },
     );
   });
   const shutdown = app.get(DrainingIndicator);

@@ -258,8 +258,80 @@ describe('Payment webhooks (Standard Webhooks, exactly-once effect)', () => {
       body: event,
     });
     expect(missing.status).toBe(401);
-    expect(missing.body.error.message).toContain('missing webhook-id');
     expect((await readOrder(order)).status).toBe('created');
+  });
+
+  it('checks the signature before anything reads the body: every unsigned or forged delivery gets one identical 401', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const signedEvent = JSON.stringify(paymentEvent(randomUUID()));
+    const sign = (id: string, timestamp: number, body: string) =>
+      new Webhook(TEST_WEBHOOK_SECRET).sign(
+        id,
+        new Date(timestamp * 1000),
+        body,
+      );
+    const forged = {
+      // Before: 415, 400 INVALID_JSON and 400 VALIDATION_FAILED, each saying what it had looked at.
+      textBody: { rawBody: 'hello', headers: { 'content-type': 'text/plain' } },
+      formBody: {
+        rawBody: 'a=1',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      notJson: { rawBody: '{"type":' },
+      badShape: { body: { type: 1, data: [] } },
+      emptyJson: { rawBody: '' },
+      // Before: each verified, because the package reads the timestamp with parseInt.
+      timestampWithLetters: {
+        rawBody: signedEvent,
+        headers: {
+          'webhook-id': 'msg_letters',
+          'webhook-timestamp': `${now}abc`,
+          'webhook-signature': sign('msg_letters', now, signedEvent),
+        },
+      },
+      timestampWithFraction: {
+        rawBody: signedEvent,
+        headers: {
+          'webhook-id': 'msg_fraction',
+          'webhook-timestamp': `0${now}.9`,
+          'webhook-signature': sign('msg_fraction', now, signedEvent),
+        },
+      },
+      idWithControlCharacters: {
+        rawBody: signedEvent,
+        headers: {
+          'webhook-id': 'msg one',
+          'webhook-timestamp': String(now),
+          'webhook-signature': sign('msg one', now, signedEvent),
+        },
+      },
+    };
+    const bodies = new Set<string>();
+    for (const [name, request] of Object.entries(forged)) {
+      const answer = await send(t.url, 'POST', '/webhooks/payments', request);
+      expect({ name, status: answer.status }).toEqual({ name, status: 401 });
+      bodies.add(JSON.stringify(answer.body));
+    }
+    expect([...bodies]).toEqual([
+      JSON.stringify({
+        error: {
+          code: 'WEBHOOK_SIGNATURE_INVALID',
+          message: 'The webhook signature does not verify',
+        },
+      }),
+    ]);
+  });
+
+  it('parses only what the signature covers: signed bytes that are not JSON are 400 INVALID_JSON, a signed __proto__ is refused', async () => {
+    const notJson = await deliver(t.url, undefined, { rawBody: '{"type":' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.error.code).toBe('INVALID_JSON');
+    const poisoned = await deliver(t.url, undefined, {
+      rawBody:
+        '{"type":"x","timestamp":"2026-11-29T12:00:00Z","data":{},"__proto__":{"a":1}}',
+    });
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.body.error.code).toBe('INVALID_JSON');
   });
 
   it('refuses a replay of an old delivery: the timestamp check closes what the event records no longer hold', async () => {

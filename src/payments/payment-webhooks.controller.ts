@@ -1,11 +1,4 @@
-import {
-  Controller,
-  HttpCode,
-  Inject,
-  Post,
-  Req,
-  type RawBodyRequest,
-} from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import {
   ApiBody,
@@ -14,16 +7,21 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { ThrottleByAddress } from '../throttling/throttle-by-address.decorator';
 import { Public } from '../auth/public.decorator';
 import { validationDetails } from '../common/app-validation.pipe';
+import { parseAuthenticatedJson, RawBodyRequest } from '../common/body-parsers';
+import { findBodyProblem } from '../common/body-shape';
 import {
   ApiError,
   ErrorCode,
+  InvalidJsonError,
   ValidationFailedError,
+  WebhookSignatureInvalidError,
   WebhooksDisabledError,
 } from '../common/errors';
 import { paymentsConfig } from '../config';
@@ -33,6 +31,7 @@ import {
   WebhookEnvelopeDto,
   WebhookReceiptDto,
 } from './dto/payment-event.dto';
+import { PAYMENT_WEBHOOK_PATH } from './payment-webhook.route';
 import { PaymentsService, type VerifiedEvent } from './payments.service';
 import { WebhookVerifier } from './webhook-verifier';
 
@@ -43,24 +42,27 @@ const SIGNATURE_SCHEME =
 
 /**
  * The payment provider's webhook: authenticated by its signature alone (no bearer token), verified
- * over the raw bytes as received, before the body is looked at. Not rate-limited per caller: a
- * provider flushing its retry queue must not be turned away, and a forged delivery costs one HMAC.
+ * over the raw bytes as received, before anything parses or validates them. Rate-limited per client
+ * address with a budget of its own (WEBHOOK_THROTTLE_LIMIT), far above a user's: a provider flushing
+ * its retry queue must not be turned away.
  */
 @ApiTags('payments')
-@Controller('webhooks')
+@Controller(PAYMENT_WEBHOOK_PATH.controller)
 export class PaymentWebhooksController {
   private readonly verifier: WebhookVerifier;
 
   constructor(
     private readonly payments: PaymentsService,
     @Inject(paymentsConfig.KEY) config: ConfigType<typeof paymentsConfig>,
+    private readonly logger: PinoLogger,
   ) {
     this.verifier = new WebhookVerifier(config.webhookSecrets);
+    logger.setContext('PaymentWebhooks');
   }
 
-  @Post('payments')
+  @Post(PAYMENT_WEBHOOK_PATH.route)
   @Public()
-  @SkipThrottle()
+  @ThrottleByAddress()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Receive a payment event (exactly-once effect)',
@@ -111,7 +113,8 @@ export class PaymentWebhooksController {
   @ApiError(
     401,
     [ErrorCode.WEBHOOK_SIGNATURE_INVALID],
-    'Missing or wrong signature, unknown signature version, or a timestamp more than 5 minutes off: no effect.',
+    'Missing, malformed or wrong signature headers, an unknown signature version, or a timestamp more than 5 ' +
+      'minutes off: no effect, and one answer for all of them (checked before the body is parsed, whatever its type).',
   )
   @ApiError(413, [ErrorCode.PAYLOAD_TOO_LARGE], 'Body over 64 KiB.')
   @ApiError(
@@ -120,19 +123,41 @@ export class PaymentWebhooksController {
     'PAYMENT_WEBHOOK_SECRETS is not set, or the database did not answer (the event had no effect; redeliver it).',
   )
   async receive(
-    @Req() request: RawBodyRequest<FastifyRequest>,
+    @Req() request: FastifyRequest & RawBodyRequest,
   ): Promise<WebhookReceiptDto> {
     if (!this.verifier.enabled) throw new WebhooksDisabledError();
-    const webhookId = this.verifier.verify(
-      request.rawBody ?? Buffer.alloc(0),
-      request.headers,
-    );
+    const body = request.rawBody ?? Buffer.alloc(0);
+    const webhookId = this.verify(body, request.headers);
     const result = await this.payments.receive({
       webhookId,
-      ...readEvent(request.body),
+      ...readEvent(parseVerifiedBody(body)),
     });
     return { received: true, ...result };
   }
+
+  /** The same 401 for every refusal; which check failed goes to the log only. */
+  private verify(body: Buffer, headers: FastifyRequest['headers']): string {
+    try {
+      return this.verifier.verify(body, headers);
+    } catch (error) {
+      if (error instanceof WebhookSignatureInvalidError)
+        this.logger.warn({ reason: error.reason }, 'payment webhook refused');
+      throw error;
+    }
+  }
+}
+
+/** Bytes whose signature held, parsed and shape-checked as every other route's body is. */
+function parseVerifiedBody(bytes: Buffer): unknown {
+  let body: unknown;
+  try {
+    body = parseAuthenticatedJson(bytes);
+  } catch {
+    throw new InvalidJsonError();
+  }
+  const problem = findBodyProblem(body);
+  if (problem) throw new ValidationFailedError([problem]);
+  return body;
 }
 
 /** The event's envelope, and its data checked as a payment when the type is one the receiver acts on. */

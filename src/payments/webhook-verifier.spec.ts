@@ -20,6 +20,19 @@ const headers = (
   'webhook-signature': overrides.signature ?? VECTOR.signature,
 });
 
+/** Why a delivery was refused (the log's reason; the caller gets one generic message). */
+function refusal(verify: () => unknown): string {
+  try {
+    verify();
+  } catch (error) {
+    expect(error).toBeInstanceOf(WebhookSignatureInvalidError);
+    const refused = error as WebhookSignatureInvalidError;
+    expect(refused.message).toBe('The webhook signature does not verify');
+    return refused.reason;
+  }
+  throw new Error('the delivery verified');
+}
+
 describe('WebhookVerifier (Standard Webhooks)', () => {
   beforeEach(() => {
     jest.useFakeTimers({ now: VECTOR.timestamp * 1000 });
@@ -59,7 +72,7 @@ describe('WebhookVerifier (Standard Webhooks)', () => {
 
   it('refuses a body changed by one byte', () => {
     const changed = Buffer.from(VECTOR.payload.replace('4}', '5}'));
-    expect(() => verifier.verify(changed, headers())).toThrow(
+    expect(refusal(() => verifier.verify(changed, headers()))).toMatch(
       /no matching signature/,
     );
   });
@@ -96,21 +109,46 @@ describe('WebhookVerifier (Standard Webhooks)', () => {
         new Date(timestamp * 1000),
         VECTOR.payload,
       );
-      expect(() =>
-        verifier.verify(
-          body,
-          headers({ timestamp: String(timestamp), signature }),
+      expect(
+        refusal(() =>
+          verifier.verify(
+            body,
+            headers({ timestamp: String(timestamp), signature }),
+          ),
         ),
-      ).toThrow(problem);
+      ).toMatch(problem);
     }
   });
 
   it('names missing headers, and refuses an id with a dot (the signed content is id.timestamp.body)', () => {
-    expect(() => verifier.verify(body, { 'webhook-id': VECTOR.id })).toThrow(
-      /missing webhook-timestamp, webhook-signature/,
-    );
-    expect(() => verifier.verify(body, headers({ id: 'msg.1' }))).toThrow(
-      /malformed webhook-id/,
+    expect(
+      refusal(() => verifier.verify(body, { 'webhook-id': VECTOR.id })),
+    ).toMatch(/missing webhook-timestamp, webhook-signature/);
+    expect(
+      refusal(() => verifier.verify(body, headers({ id: 'msg.1' }))),
+    ).toMatch(/malformed webhook-id/);
+    expect(
+      refusal(() => verifier.verify(body, headers({ id: 'x'.repeat(256) }))),
+    ).toMatch(/malformed webhook-id/);
+  });
+
+  it('reads the timestamp as 1-10 digits only (the package alone would parseInt "<ts>abc" and "0<ts>.9")', () => {
+    for (const timestamp of [
+      `${VECTOR.timestamp}abc`,
+      `0${VECTOR.timestamp}.9`,
+      ` ${VECTOR.timestamp}`,
+      `+${VECTOR.timestamp}`,
+      `${VECTOR.timestamp}`.padStart(11, '0'),
+    ])
+      expect(refusal(() => verifier.verify(body, headers({ timestamp })))).toBe(
+        'malformed webhook-timestamp',
+      );
+  });
+
+  it('refuses a signature header too long to be a few signatures', () => {
+    const signature = Array(9).fill(VECTOR.signature).join(' ');
+    expect(refusal(() => verifier.verify(body, headers({ signature })))).toBe(
+      'malformed webhook-signature',
     );
   });
 });

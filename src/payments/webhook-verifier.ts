@@ -8,8 +8,15 @@ export const WEBHOOK_HEADERS = [
   'webhook-signature',
 ] as const;
 
-/** The spec asks that ids carry no `.` (the signed content is `id.timestamp.body`). */
+/**
+ * Header formats, checked before the library sees them. Ids are visible ASCII without `.` (the spec
+ * asks it: the signed content is `id.timestamp.body`) and fit payment_events.webhook_id. The
+ * timestamp is Unix seconds as 1-10 digits: the library reads it with parseInt, which would accept
+ * `<ts>abc` and `0<ts>.9`. A signature header holds a few `v1,<base64>` entries.
+ */
 const WEBHOOK_ID = /^[\x21-\x2d\x2f-\x7e]{1,255}$/;
+const WEBHOOK_TIMESTAMP = /^[0-9]{1,10}$/;
+const WEBHOOK_SIGNATURE = /^[\x21-\x7e]{1,1024}(?: [\x21-\x7e]{1,1024}){0,7}$/;
 
 /**
  * Verifies a delivery with the spec's own package (`standardwebhooks`): HMAC-SHA256 of
@@ -42,6 +49,10 @@ export class WebhookVerifier {
       );
     if (!WEBHOOK_ID.test(id))
       throw new WebhookSignatureInvalidError('malformed webhook-id');
+    if (!WEBHOOK_TIMESTAMP.test(timestamp))
+      throw new WebhookSignatureInvalidError('malformed webhook-timestamp');
+    if (!WEBHOOK_SIGNATURE.test(signature))
+      throw new WebhookSignatureInvalidError('malformed webhook-signature');
     const sent = {
       'webhook-id': id,
       'webhook-timestamp': timestamp,

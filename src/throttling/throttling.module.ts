@@ -7,7 +7,15 @@ import { throttleConfig } from '../config';
 import type { RedisScripting } from '../redis/redis-commander';
 import { REDIS_COMMANDER } from '../redis/redis.module';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
-import { UserThrottlerGuard } from './user-throttler.guard';
+import {
+  ADDRESS_THROTTLER,
+  isNotThrottledByAddress,
+} from './throttle-by-address.decorator';
+import {
+  RATE_LIMITED_MESSAGE,
+  UserThrottlerGuard,
+} from './user-throttler.guard';
+import { UnmatchedRouteLimiter } from './unmatched-route.limiter';
 
 /** Rate limits on Redis. Import it before AuthModule: its guard runs first (see UserThrottlerGuard). */
 @Module({
@@ -19,14 +27,27 @@ import { UserThrottlerGuard } from './user-throttler.guard';
         throttle: ConfigType<typeof throttleConfig>,
         redis: RedisScripting,
       ) => ({
-        throttlers: [{ ttl: throttle.ttlMs, limit: throttle.limit }],
+        throttlers: [
+          { name: 'default', ttl: throttle.ttlMs, limit: throttle.limit },
+          {
+            name: ADDRESS_THROTTLER,
+            ttl: throttle.ttlMs,
+            limit: throttle.webhookLimit,
+            skipIf: isNotThrottledByAddress,
+          },
+        ],
+        errorMessage: RATE_LIMITED_MESSAGE,
         storage: new RedisThrottlerStorage(redis, {
           syncMs: throttle.syncMs,
         }),
       }),
     }),
   ],
-  providers: [{ provide: APP_GUARD, useClass: UserThrottlerGuard }],
+  providers: [
+    { provide: APP_GUARD, useClass: UserThrottlerGuard },
+    UnmatchedRouteLimiter,
+  ],
+  exports: [UnmatchedRouteLimiter],
 })
 export class ThrottlingModule implements OnApplicationShutdown {
   constructor(

@@ -38,13 +38,27 @@ export class OrderAlreadyPaidError extends AppException {
   }
 }
 
-/** A webhook whose signature, signature version or timestamp does not hold: it has no effect. */
+/**
+ * A webhook whose headers, signature or timestamp do not hold: it has no effect. Every such delivery
+ * gets the same answer; `reason` (which check failed) is for the log, never for the caller.
+ */
 export class WebhookSignatureInvalidError extends AppException {
-  constructor(reason: string) {
+  constructor(readonly reason: string) {
     super(
       ErrorCode.WEBHOOK_SIGNATURE_INVALID,
-      `The webhook signature does not verify: ${reason}`,
+      'The webhook signature does not verify',
       HttpStatus.UNAUTHORIZED,
+    );
+  }
+}
+
+/** A body that is not JSON (where a route parses it itself, after authenticating its bytes). */
+export class InvalidJsonError extends AppException {
+  constructor() {
+    super(
+      ErrorCode.INVALID_JSON,
+      'Request body is not valid JSON',
+      HttpStatus.BAD_REQUEST,
     );
   }
 }
