@@ -47,7 +47,7 @@ describe('Bearer authentication', () => {
     ],
     [
       'an expired token',
-      `Bearer ${sign({ sub: 'u1', exp: now() - 10 }, TEST_JWT_SECRET)}`,
+      `Bearer ${sign({ sub: 'u1', exp: now() - 60 }, TEST_JWT_SECRET)}`,
     ],
     [
       'a token valid only in the future (nbf)',
@@ -76,15 +76,58 @@ describe('Bearer authentication', () => {
     ],
     ['a sub over 128 characters', `Bearer ${tokenFor('u'.repeat(129))}`],
     [
+      'a lifetime over JWT_MAX_LIFETIME_SECONDS (2 days)',
+      `Bearer ${sign({ sub: 'u1' }, TEST_JWT_SECRET, { expiresIn: 2 * 86400 })}`,
+    ],
+    [
+      'an iat an hour in the future',
+      `Bearer ${sign({ sub: 'u1', iat: now() + 3600 }, TEST_JWT_SECRET, { expiresIn: 600 })}`,
+    ],
+    [
+      'an iat that is not a number',
+      `Bearer ${handMadeToken({ alg: 'HS256', typ: 'JWT' }, { sub: 'u1', iat: 'now', exp: now() + 600 })}`,
+    ],
+    [
+      'a crit header (an extension it does not understand)',
+      `Bearer ${handMadeToken({ alg: 'HS256', typ: 'JWT', crit: ['exp'] }, { sub: 'u1', exp: now() + 600 })}`,
+    ],
+    [
       'an oversized token',
       `Bearer ${sign({ sub: 'u1', pad: 'x'.repeat(8000) }, TEST_JWT_SECRET)}`,
     ],
-  ])('refuses %s with 401 UNAUTHORIZED', async (_, authorization) => {
-    const response = await list(authorization);
-    expect(response.status).toBe(401);
-    expect(response.body).toEqual({
-      error: { code: 'UNAUTHORIZED', message: expect.any(String) },
-    });
+  ])(
+    'refuses %s with one 401 UNAUTHORIZED, WWW-Authenticate: Bearer, no-store',
+    async (_, authorization) => {
+      const response = await list(authorization);
+      expect(response.status).toBe(401);
+      expect(response.body).toEqual({
+        error: {
+          code: 'UNAUTHORIZED',
+          message: 'A valid bearer token is required',
+        },
+      });
+      // RFC 6750: invalid_token when a bearer token was sent, the bare challenge otherwise.
+      expect(response.headers.get('www-authenticate')).toBe(
+        authorization?.startsWith('Bearer ')
+          ? 'Bearer realm="orders", error="invalid_token"'
+          : 'Bearer realm="orders"',
+      );
+      expect(response.headers.get('cache-control')).toBe('no-store');
+    },
+  );
+
+  it('allows JWT_CLOCK_TOLERANCE_SECONDS (30) of clock difference on exp, nbf and iat', async () => {
+    const within = [
+      sign({ sub: newUser(), exp: now() - 20 }, TEST_JWT_SECRET),
+      sign({ sub: newUser(), nbf: now() + 20 }, TEST_JWT_SECRET, {
+        expiresIn: 600,
+      }),
+      sign({ sub: newUser(), iat: now() + 20 }, TEST_JWT_SECRET, {
+        expiresIn: 600,
+      }),
+    ];
+    for (const token of within)
+      expect((await list(`Bearer ${token}`)).status).toBe(200);
   });
 
   it('checks the token before the idempotency key', async () => {

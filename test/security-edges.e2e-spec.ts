@@ -1,5 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { createTestApp, send, TestApp } from './support/test-app';
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  createOrder,
+  createTestApp,
+  newUser,
+  send,
+  TestApp,
+  tokenFor,
+  validOrder,
+} from './support/test-app';
 
 /** An address of a /64 no other test uses: with TRUST_PROXY, each test gets budgets of its own. */
 function freshPrefix(): string {
@@ -88,5 +96,56 @@ describe('Rate limits a caller cannot step around', () => {
     const limited = await send(t.url, 'GET', '/orders', from(address));
     expect(limited.status).toBe(429);
     expect(limited.body.error.code).toBe('TOO_MANY_REQUESTS');
+  });
+});
+
+describe('What a stranger or a client gets back', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  it('names only the fields the API defines: unknown body and query properties are counted, not echoed', async () => {
+    const token = tokenFor(newUser());
+    const body = await send(t.url, 'POST', '/orders', {
+      token,
+      key: randomUUID(),
+      body: {
+        ...validOrder(),
+        '<b>evil</b>': 1,
+        '<script>x</script>': 2,
+        items: [{ sku: 'A-1', quantity: 1, unitPriceCents: 1, '<i>x</i>': 3 }],
+      },
+    });
+    expect(body.status).toBe(400);
+    expect(body.body.error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'body', message: '2 properties are not defined by the API' },
+        { field: 'items.0', message: '1 property is not defined by the API' },
+      ]),
+    );
+    const query = await send(t.url, 'GET', '/orders?%3Cb%3Eevil%3C%2Fb%3E=1', {
+      token,
+    });
+    expect(query.status).toBe(400);
+    expect(query.body.error.details).toEqual([
+      { field: 'query', message: '1 property is not defined by the API' },
+    ]);
+    for (const answer of [body, query])
+      expect(JSON.stringify(answer.body)).not.toMatch(/evil|script|<i>/);
+  });
+
+  it('sends Cache-Control: no-store on every authenticated answer, errors included', async () => {
+    const token = tokenFor(newUser());
+    const created = await createOrder(t, token, randomUUID());
+    const answers = [
+      created,
+      await send(t.url, 'GET', `/orders/${created.body.id}`, { token }),
+      await send(t.url, 'GET', '/orders', { token }),
+      await send(t.url, 'GET', `/orders/${randomUUID()}`, { token }),
+      await send(t.url, 'DELETE', `/orders/${created.body.id}`, { token }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([201, 200, 200, 404, 200]);
+    for (const answer of answers)
+      expect(answer.headers.get('cache-control')).toBe('no-store');
   });
 });

@@ -29,7 +29,11 @@ import { JwtAuthGuard } from './jwt-auth.guard';
       provide: BearerTokenVerifier,
       inject: [JwtService, authConfig.KEY],
       useFactory: (jwt: JwtService, auth: ConfigType<typeof authConfig>) =>
-        new BearerTokenVerifier(jwt, { requireExp: auth.requireExp }),
+        new BearerTokenVerifier(jwt, {
+          requireExp: auth.requireExp,
+          maxLifetimeSeconds: auth.maxLifetimeSeconds,
+          clockToleranceSeconds: auth.clockToleranceSeconds,
+        }),
     },
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],

@@ -8,7 +8,8 @@ import { IS_PUBLIC } from './public.decorator';
 
 /**
  * Every route needs `Authorization: Bearer <JWT>` (see BearerTokenVerifier) unless marked @Public().
- * Any failure is the same 401, so a caller learns nothing about why.
+ * Any failure is the same 401 (with `WWW-Authenticate: Bearer`), so a caller learns nothing about
+ * why; the reason goes on the request's log line (`authRefusal`).
  */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {
@@ -31,10 +32,23 @@ export class JwtAuthGuard implements CanActivate {
         headers: Record<string, string | string[] | undefined>;
       }
     >();
-    const subject = this.tokens.subjectOf(request);
-    if (!subject) throw new UnauthorizedError();
-    request.user = { id: subject };
-    tagRequest(request, { userId: subject });
+    const verdict = this.tokens.verdictOf(request);
+    if ('refusal' in verdict) {
+      // RFC 6750: say the scheme, and whether the token sent was the problem; the reason is logged.
+      tagRequest(request, { authRefusal: verdict.refusal });
+      context
+        .switchToHttp()
+        .getResponse<{ header(name: string, value: string): unknown }>()
+        .header(
+          'www-authenticate',
+          verdict.tokenSent
+            ? 'Bearer realm="orders", error="invalid_token"'
+            : 'Bearer realm="orders"',
+        );
+      throw new UnauthorizedError();
+    }
+    request.user = { id: verdict.subject };
+    tagRequest(request, { userId: verdict.subject });
     return true;
   }
 }

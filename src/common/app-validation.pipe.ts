@@ -6,19 +6,41 @@ import {
 } from '@nestjs/common';
 import { ErrorDetail, ValidationFailedError } from './errors';
 
-/** class-validator's errors as the envelope's per-field details (`items.0.sku`). */
+/** class-validator's constraint for a property the DTO does not define (forbidNonWhitelisted). */
+const UNKNOWN_PROPERTY = 'whitelistValidation';
+
+/**
+ * class-validator's errors as the envelope's per-field details (`items.0.sku`). Only fields the API
+ * defines are named: properties it does not define are counted per object, never echoed (their names
+ * are the client's text, and an error body is no place to reflect it).
+ */
 export function validationDetails(
   errors: ValidationError[],
   parent = '',
 ): ErrorDetail[] {
-  return errors.flatMap((error) => {
+  const unknown = errors.filter(
+    (error) => error.constraints?.[UNKNOWN_PROPERTY] !== undefined,
+  ).length;
+  const details: ErrorDetail[] =
+    unknown === 0
+      ? []
+      : [
+          {
+            field: parent,
+            message:
+              unknown === 1
+                ? '1 property is not defined by the API'
+                : `${unknown} properties are not defined by the API`,
+          },
+        ];
+  for (const error of errors) {
+    if (error.constraints?.[UNKNOWN_PROPERTY] !== undefined) continue;
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({
-      field,
-      message,
-    }));
-    return [...own, ...validationDetails(error.children ?? [], field)];
-  });
+    for (const message of Object.values(error.constraints ?? {}))
+      details.push({ field, message });
+    details.push(...validationDetails(error.children ?? [], field));
+  }
+  return details;
 }
 
 /**
@@ -50,6 +72,17 @@ export class AppValidationPipe extends ValidationPipe {
         { field: 'body', message: 'body must be a JSON object' },
       ]);
     }
-    return super.transform(value, metadata);
+    try {
+      return await super.transform(value, metadata);
+    } catch (error) {
+      // Unknown properties of the top-level object are reported as the body's or the query's.
+      if (!(error instanceof ValidationFailedError) || !error.details)
+        throw error;
+      throw new ValidationFailedError(
+        error.details.map((detail) =>
+          detail.field === '' ? { ...detail, field: metadata.type } : detail,
+        ),
+      );
+    }
   }
 }

@@ -1,5 +1,10 @@
 import { registerAs } from '@nestjs/config';
-import { optionalBool, optionalString, requiredString } from './env';
+import {
+  optionalBool,
+  optionalInt,
+  optionalString,
+  requiredString,
+} from './env';
 
 /** HS256 needs a key as long as its hash: 32 bytes. */
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -22,6 +27,16 @@ export const authConfig = registerAs('auth', () => ({
   jwtSecret: requiredString('JWT_SECRET', weakSecretProblem),
   /** Tokens without `exp` would never expire; refused unless this is turned off. */
   requireExp: optionalBool('JWT_REQUIRE_EXP', true),
+  /** Longest lifetime (exp - iat, or exp - now without iat) a token may claim. */
+  maxLifetimeSeconds: optionalInt('JWT_MAX_LIFETIME_SECONDS', 86_400, {
+    min: 60,
+    max: 31_536_000,
+  }),
+  /** Clock difference between the token issuer and this service allowed on exp, nbf and iat. */
+  clockToleranceSeconds: optionalInt('JWT_CLOCK_TOLERANCE_SECONDS', 30, {
+    min: 0,
+    max: 300,
+  }),
   issuer: optionalString('JWT_ISSUER', '') || undefined,
   audience: optionalString('JWT_AUDIENCE', '') || undefined,
 }));

@@ -158,6 +158,8 @@ describe('JWT_SECRET and token rules', () => {
     expect(secret(value)()).toEqual({
       jwtSecret: value,
       requireExp: true,
+      maxLifetimeSeconds: 86400,
+      clockToleranceSeconds: 30,
       issuer: undefined,
       audience: undefined,
     });
@@ -168,11 +170,15 @@ describe('JWT_SECRET and token rules', () => {
           JWT_REQUIRE_EXP: 'false',
           JWT_ISSUER: 'auth.example',
           JWT_AUDIENCE: 'orders',
+          JWT_MAX_LIFETIME_SECONDS: '3600',
+          JWT_CLOCK_TOLERANCE_SECONDS: '0',
         },
         authConfig,
       ),
     ).toMatchObject({
       requireExp: false,
+      maxLifetimeSeconds: 3600,
+      clockToleranceSeconds: 0,
       issuer: 'auth.example',
       audience: 'orders',
     });

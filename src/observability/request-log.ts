@@ -7,12 +7,14 @@ interface FinishedRequest {
   id: string;
   method: string;
   url: string;
+  /** The client's address (behind a trusted proxy, the one it forwarded: TRUST_PROXY). */
+  ip: string;
   routeOptions: { url?: string };
 }
 
 /**
- * One JSON line per request: request id, method, route, path, status, duration, user and idempotency
- * outcome. Never headers, tokens, query strings or bodies.
+ * One JSON line per request: request id, method, route, path, status, duration, client address, user,
+ * why a token was refused, and the idempotency outcome. Never headers, tokens, query strings or bodies.
  */
 export function logRequest(
   log: Pick<PinoLogger, 'info' | 'error'>,
@@ -30,7 +32,9 @@ export function logRequest(
     path: request.url.split('?', 1)[0],
     status,
     durationMs: Math.round(durationMs * 1000) / 1000,
+    clientIp: request.ip,
     userId: tags.userId,
+    authRefusal: tags.authRefusal,
     idempotency: tags.idempotency,
     idempotencyDegraded: tags.idempotencyDegraded,
   };

@@ -6,6 +6,8 @@ export interface RequestTags {
   /** The idempotency library's outcome (`degraded` is kept apart: it accompanies another one). */
   idempotency?: Exclude<IdempotencyOutcome, 'degraded'>;
   idempotencyDegraded?: boolean;
+  /** Why the bearer token was refused (expired, bad_signature, ...): logged, never answered. */
+  authRefusal?: string;
   /** The matched route pattern (`/orders/:id`), not the raw URL. */
   route?: string;
 }
