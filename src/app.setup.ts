@@ -28,6 +28,7 @@ import { tagRequest } from './observability/request-tags';
 import { PinoLogger } from 'nestjs-pino';
 import { AppValidationPipe } from './common/app-validation.pipe';
 import { securityHeadersFor } from './common/security-headers';
+import { CORS_POLICY } from './common/cors';
 import {
   RateLimitedError,
   UnmatchedRouteLimiter,
@@ -111,19 +112,10 @@ export async function configureApp(
   if (config.corsOrigins.length > 0)
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
-      allowedHeaders: [
-        'authorization',
-        'content-type',
-        'idempotency-key',
-        'x-request-id',
-      ],
-      exposedHeaders: [
-        'location',
-        'idempotent-replayed',
-        'retry-after',
-        'x-request-id',
-      ],
-      maxAge: 600,
+      methods: [...CORS_POLICY.methods],
+      allowedHeaders: [...CORS_POLICY.allowedHeaders],
+      exposedHeaders: [...CORS_POLICY.exposedHeaders],
+      maxAge: CORS_POLICY.maxAge,
     });
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
