@@ -172,6 +172,6 @@ export async function configureApp(
     logRequest(requestLog, request, reply.statusCode, reply.elapsedTime);
     done();
   });
-  setupSwagger(app);
+  if (config.docsEnabled) setupSwagger(app);
   return app;
 }

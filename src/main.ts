@@ -61,10 +61,13 @@ async function logStartup(
     secrets > 0
       ? `payment webhooks on (${secrets} secret${secrets > 1 ? 's' : ''})`
       : 'payment webhooks off (PAYMENT_WEBHOOK_SECRETS unset: they answer 503)';
+  const docs = app.get<ConfigType<typeof appConfig>>(appConfig.KEY).docsEnabled
+    ? `docs ${url}/docs`
+    : 'docs off';
   app
     .get(Logger)
     .log(
-      `orders listening on ${url} (docs ${url}/docs, metrics ${adminUrl}/metrics); ` +
+      `orders listening on ${url} (${docs}, metrics ${adminUrl}/metrics); ` +
         `${migrations}; Redis ${redis.mode} ${redisState}; ${webhooks}`,
       'Startup',
     );

@@ -42,22 +42,33 @@ describe('Health and API docs', () => {
     expect(live.body).toEqual({ status: 'ok' });
   });
 
-  it('GET /health/ready needs Postgres and reports Redis as degraded without failing', async () => {
+  it('GET /health/ready needs Postgres and reports Redis as degraded without failing, in detail on the admin port only', async () => {
+    const details = () => send(t.adminUrl, 'GET', '/health/ready');
     await until(
-      async () =>
-        (await send(t.url, 'GET', '/health/ready')).body?.info?.redis
-          ?.status === 'up',
+      async () => (await details()).body?.info?.redis?.status === 'up',
     );
+    const healthy = await send(t.url, 'GET', '/health/ready');
+    expect(healthy.status).toBe(200);
+    expect(healthy.body).toEqual({ status: 'ok' });
     redis.cut();
     const noRedis = await send(t.url, 'GET', '/health/ready');
     expect(noRedis.status).toBe(200);
-    expect(noRedis.body.info.redis.status).toBe('degraded');
+    expect(noRedis.body).toEqual({ status: 'ok' });
+    const noRedisDetails = await details();
+    expect(noRedisDetails.status).toBe(200);
+    expect(noRedisDetails.body.info.redis.status).toBe('degraded');
     redis.restore();
     postgres.cut();
     const noPostgres = await send(t.url, 'GET', '/health/ready');
+    const noPostgresDetails = await details();
     postgres.restore();
     expect(noPostgres.status).toBe(503);
-    expect(noPostgres.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    // A stranger learns "not ready", not which dependency is down.
+    expect(noPostgres.body).toEqual({
+      error: { code: 'SERVICE_UNAVAILABLE', message: 'Not ready' },
+    });
+    expect(noPostgresDetails.status).toBe(503);
+    expect(noPostgresDetails.body.error.database.status).toBe('down');
   });
 
   it('GET /health is public and 200 while Postgres answers, 503 in the envelope when it does not', async () => {

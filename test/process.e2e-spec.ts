@@ -192,12 +192,18 @@ describe('graceful shutdown (SIGTERM)', () => {
 });
 
 describe('structured request logs (LOG_LEVEL=info)', () => {
-  it('writes one JSON line per request with its id, route, status, duration, user and outcome, and no secrets', async () => {
+  it('writes one JSON line per request with its id, route, status, duration, client address, user, outcome and token refusal, and no secrets', async () => {
     const user = newUser();
     const token = tokenFor(user);
-    const app = await startAppProcess({ LOG_LEVEL: 'info' });
+    const app = await startAppProcess({
+      LOG_LEVEL: 'info',
+      TRUST_PROXY: '127.0.0.1',
+    });
     try {
-      const headers = { 'x-request-id': 'log-test-1' };
+      const headers = {
+        'x-request-id': 'log-test-1',
+        'x-forwarded-for': '198.51.100.23',
+      };
       await send(app.url, 'POST', '/orders', {
         token,
         key: 'log-1',
@@ -213,6 +219,10 @@ describe('structured request logs (LOG_LEVEL=info)', () => {
       await send(app.url, 'GET', '/orders?limit=5&cursor=secret-cursor', {
         token,
         headers: { 'x-request-id': 'log-test-3' },
+      });
+      await send(app.url, 'GET', '/orders', {
+        token: tokenFor(user, { expiresIn: -120 }),
+        headers: { 'x-request-id': 'log-test-4' },
       });
     } finally {
       expect(await app.stop()).toEqual({ code: 0, signal: null });
@@ -231,10 +241,17 @@ describe('structured request logs (LOG_LEVEL=info)', () => {
         path: '/orders',
         status: 201,
         durationMs: expect.any(Number),
+        clientIp: '198.51.100.23', // the client behind the trusted proxy
         userId: user,
         idempotency: 'created',
       }),
     ]);
+    // Why a token was refused is logged, never answered.
+    expect(byId('log-test-4')[0]).toMatchObject({
+      status: 401,
+      clientIp: '127.0.0.1',
+      authRefusal: 'expired',
+    });
     expect(byId('log-test-2')[0]).toMatchObject({
       idempotency: 'replayed',
     });

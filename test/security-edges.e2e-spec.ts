@@ -149,3 +149,20 @@ describe('What a stranger or a client gets back', () => {
       expect(answer.headers.get('cache-control')).toBe('no-store');
   });
 });
+
+describe('DOCS_ENABLED', () => {
+  it('turns /docs and /docs-json off (404 in the envelope); on by default', async () => {
+    const off = await createTestApp({ env: { DOCS_ENABLED: 'false' } });
+    const on = await createTestApp();
+    try {
+      for (const path of ['/docs', '/docs-json']) {
+        const hidden = await send(off.url, 'GET', path);
+        expect(hidden.status).toBe(404);
+        expect(hidden.body.error.code).toBe('NOT_FOUND');
+        expect((await send(on.url, 'GET', path)).status).toBe(200);
+      }
+    } finally {
+      await Promise.all([off.close(), on.close()]);
+    }
+  });
+});

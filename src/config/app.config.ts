@@ -2,6 +2,7 @@ import { registerAs } from '@nestjs/config';
 import {
   InvalidEnvironmentError,
   invalidVariable,
+  optionalBool,
   optionalInt,
   optionalString,
 } from './env';
@@ -21,6 +22,8 @@ export const appConfig = registerAs('app', () => ({
   http: readHttpServerLimits(),
   /** Empty: CORS off (no Access-Control-* headers). */
   corsOrigins: readCorsOrigins(),
+  /** Off: no /docs and no /docs-json (the contract is still published in client/openapi.json). */
+  docsEnabled: optionalBool('DOCS_ENABLED', true),
   /** Readiness answers from its last probe for this long: a flood of checks costs one ping a second. */
   healthCacheMs: optionalInt('HEALTH_CACHE_MS', 1000, { min: 0, max: 60000 }),
   adminPort: optionalInt('ADMIN_PORT', 9464, { min: 0, max: 65535 }),

@@ -1,54 +1,61 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiTags,
+} from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '../auth/public.decorator';
-import { DatabaseIndicator } from './database.indicator';
-import { DrainingIndicator } from './draining.indicator';
-import { RedisHealthIndicator } from './redis.health';
+import { ApiError, ErrorCode, ServiceUnavailableError } from '../common/errors';
+import { ReadinessService } from './readiness.service';
+
+/** What a probe learns on the public port: ready, and nothing more. */
+export class HealthStatusDto {
+  @ApiProperty({ enum: ['ok'] })
+  status: 'ok';
+}
 
 @ApiTags('health')
 @Public()
 @SkipThrottle()
 @Controller('health')
 export class HealthController {
-  constructor(
-    private readonly health: HealthCheckService,
-    private readonly db: DatabaseIndicator,
-    private readonly redis: RedisHealthIndicator,
-    private readonly draining: DrainingIndicator,
-  ) {}
+  constructor(private readonly readiness: ReadinessService) {}
 
   @Get()
-  @HealthCheck()
+  @ApiOkResponse({ type: HealthStatusDto })
+  @ApiError(503, [ErrorCode.SERVICE_UNAVAILABLE], 'Not ready.')
   @ApiOperation({
     summary:
-      'Ready when Postgres answers and no shutdown is under way (200), else 503',
+      'Ready (200) or not (503): the same as /health/ready, kept for probes that use it',
   })
-  check() {
-    return this.health.check([
-      () => this.draining.check('shutdown'),
-      () => this.db.check('database'),
-    ]);
+  check(): Promise<HealthStatusDto> {
+    return this.ready();
   }
 
   @Get('live')
+  @ApiOkResponse({ type: HealthStatusDto })
   @ApiOperation({ summary: 'Liveness: the process answers (no I/O)' })
-  live() {
+  live(): HealthStatusDto {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @HealthCheck()
+  @ApiOkResponse({ type: HealthStatusDto })
+  @ApiError(
+    503,
+    [ErrorCode.SERVICE_UNAVAILABLE],
+    'Not ready: Postgres does not answer, or a shutdown is under way.',
+  )
   @ApiOperation({
     summary:
-      'Readiness: Postgres required and no shutdown under way (else 503); Redis reported, degraded when down',
+      'Readiness: 200 when Postgres answers and no shutdown is under way, else 503. Status only: each ' +
+      "dependency's state is on the admin port (GET /health/ready there)",
   })
-  ready() {
-    return this.health.check([
-      () => this.draining.check('shutdown'),
-      () => this.db.check('database'),
-      () => this.redis.check('redis'),
-    ]);
+  async ready(): Promise<HealthStatusDto> {
+    if (!(await this.readiness.check()).ready)
+      throw new ServiceUnavailableError('Not ready');
+    return { status: 'ok' };
   }
 }

@@ -15,12 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { appConfig } from '../config';
 import { MetricsService } from './metrics.service';
 
-const NOT_FOUND = JSON.stringify({
-  error: {
-    code: 'NOT_FOUND',
-    message: 'The admin port serves GET /metrics only',
-  },
-});
+/** A route another module adds to the admin port (readiness details): its status and JSON body. */
+export type AdminRoute = () => Promise<{ status: number; body: unknown }>;
 
 /**
  * The admin port (ADMIN_HOST:ADMIN_PORT, 127.0.0.1:9464 by default): `GET /metrics` for Prometheus,
@@ -32,12 +28,18 @@ const NOT_FOUND = JSON.stringify({
 export class AdminServer implements OnApplicationShutdown {
   private readonly logger = new Logger('Admin');
   private server: Server | undefined;
+  private readonly routes = new Map<string, AdminRoute>();
 
   constructor(
     private readonly metrics: MetricsService,
     @Inject(appConfig.KEY)
     private readonly config: ConfigType<typeof appConfig>,
   ) {}
+
+  /** Serves `GET path` on the admin port (call it before listen). */
+  addRoute(path: string, route: AdminRoute): void {
+    this.routes.set(path, route);
+  }
 
   /** Starts listening (port 0: any free port) and resolves with the base URL. */
   async listen(
@@ -72,20 +74,33 @@ export class AdminServer implements OnApplicationShutdown {
     request: IncomingMessage,
     response: ServerResponse,
   ): Promise<void> {
-    if (
-      request.method !== 'GET' ||
-      request.url?.split('?', 1)[0] !== '/metrics'
-    ) {
+    const path = request.url?.split('?', 1)[0] ?? '';
+    const route = this.routes.get(path);
+    if (request.method === 'GET' && path === '/metrics') {
+      const text = await this.metrics.registry.metrics();
       response
-        .writeHead(404, { 'content-type': 'application/json' })
-        .end(NOT_FOUND);
-      return;
+        .writeHead(200, {
+          'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        })
+        .end(text);
+    } else if (request.method === 'GET' && route) {
+      const { status, body } = await route().catch((error: unknown) => ({
+        status: 500,
+        body: { error: { code: 'INTERNAL', message: String(error) } },
+      }));
+      response
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify(body));
+    } else {
+      const served = ['/metrics', ...this.routes.keys()].join(', ');
+      response.writeHead(404, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          error: {
+            code: 'NOT_FOUND',
+            message: `The admin port serves GET ${served} only`,
+          },
+        }),
+      );
     }
-    const text = await this.metrics.registry.metrics();
-    response
-      .writeHead(200, {
-        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-      })
-      .end(text);
   }
 }

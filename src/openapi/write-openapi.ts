@@ -9,12 +9,10 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { HealthCheckService } from '@nestjs/terminus';
+import { PinoLogger } from 'nestjs-pino';
 import { writeFileSync } from 'node:fs';
-import { DatabaseIndicator } from '../health/database.indicator';
-import { DrainingIndicator } from '../health/draining.indicator';
 import { HealthController } from '../health/health.controller';
-import { RedisHealthIndicator } from '../health/redis.health';
+import { ReadinessService } from '../health/readiness.service';
 import { IdempotencyModule, InMemoryIdempotencyStorage } from '../idempotency';
 import { OrdersController } from '../orders/orders.controller';
 import { OrdersService } from '../orders/orders.service';
@@ -32,14 +30,11 @@ const neverCalled = {};
   ],
   controllers: [OrdersController, HealthController, PaymentWebhooksController],
   providers: [
-    ...[
-      OrdersService,
-      PaymentsService,
-      HealthCheckService,
-      DatabaseIndicator,
-      RedisHealthIndicator,
-      DrainingIndicator,
-    ].map((provide) => ({ provide, useValue: neverCalled })),
+    ...[OrdersService, PaymentsService, ReadinessService].map((provide) => ({
+      provide,
+      useValue: neverCalled,
+    })),
+    { provide: PinoLogger, useValue: { setContext: () => undefined } },
     { provide: paymentsConfig.KEY, useValue: { webhookSecrets: [] } },
   ],
 })

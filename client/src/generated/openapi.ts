@@ -50,7 +50,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Ready when Postgres answers and no shutdown is under way (200), else 503 */
+    /** Ready (200) or not (503): the same as /health/ready, kept for probes that use it */
     get: operations['HealthController_check'];
     put?: never;
     post?: never;
@@ -84,7 +84,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Readiness: Postgres required and no shutdown under way (else 503); Redis reported, degraded when down */
+    /** Readiness: 200 when Postgres answers and no shutdown is under way, else 503. Status only: each dependency's state is on the admin port (GET /health/ready there) */
     get: operations['HealthController_ready'];
     put?: never;
     post?: never;
@@ -166,6 +166,10 @@ export interface components {
       /** @description Pass as `cursor` for the next page; null on the last */
       nextCursor: string | null;
     };
+    HealthStatusDto: {
+      /** @enum {string} */
+      status: 'ok';
+    };
     PaymentDataDto: {
       /** @example pay_7Hq2 */
       paymentId: string;
@@ -198,13 +202,14 @@ export interface components {
       /** @description True when this webhook-id was processed before: nothing changed now, and `outcome` is the first delivery's */
       duplicate: boolean;
       /**
-       * @description paid: the order is now paid. already_paid: the same paymentId under a new webhook-id. duplicate_payment: a second, different payment for a paid order (recorded for a refund). amount_mismatch: amount or currency differ from the order's total (recorded, order unchanged). order_cancelled: paid after cancellation (recorded for a refund). unknown_order: no such order. payment_failed: recorded; a paid order stays paid. ignored: an event type the receiver does not act on.
+       * @description paid: the order is now paid. already_paid: the same paymentId under a new webhook-id. duplicate_payment: a second, different payment for a paid order (recorded for a refund). payment_reused: this paymentId already paid another order; this order stays unpaid (recorded). amount_mismatch: amount or currency differ from the order's total (recorded, order unchanged). order_cancelled: paid after cancellation (recorded for a refund). unknown_order: no such order. payment_failed: recorded; a paid order stays paid. ignored: an event type the receiver does not act on.
        * @enum {string}
        */
       outcome:
         | 'paid'
         | 'already_paid'
         | 'duplicate_payment'
+        | 'payment_reused'
         | 'amount_mismatch'
         | 'order_cancelled'
         | 'unknown_order'
@@ -738,139 +743,29 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The Health Check is successful */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            /**
-             * @example ok
-             * @enum {string}
-             */
-            status?: 'ok' | 'degraded';
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       }
-             *     }
-             */
-            info?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /** @example {} */
-            error?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       }
-             *     }
-             */
-            details?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            };
-          };
+          'application/json': components['schemas']['HealthStatusDto'];
         };
       };
-      /** @description The Health Check is not successful */
+      /** @description Not ready. Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json': {
-            /**
-             * @example error
-             * @enum {string}
-             */
-            status?: 'error' | 'shutting_down';
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       }
-             *     }
-             */
-            info?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /**
-             * @example {
-             *       "redis": {
-             *         "status": "down",
-             *         "message": "Could not connect",
-             *         "responseTime": 3005
-             *       }
-             *     }
-             */
-            error?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       },
-             *       "redis": {
-             *         "status": "down",
-             *         "message": "Could not connect",
-             *         "responseTime": 3005
-             *       }
-             *     }
-             */
-            details?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
+            error: {
+              /** @enum {string} */
+              code: 'SERVICE_UNAVAILABLE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
             };
           };
         };
@@ -890,7 +785,9 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          'application/json': components['schemas']['HealthStatusDto'];
+        };
       };
     };
   };
@@ -903,139 +800,29 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The Health Check is successful */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            /**
-             * @example ok
-             * @enum {string}
-             */
-            status?: 'ok' | 'degraded';
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       }
-             *     }
-             */
-            info?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /** @example {} */
-            error?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       }
-             *     }
-             */
-            details?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            };
-          };
+          'application/json': components['schemas']['HealthStatusDto'];
         };
       };
-      /** @description The Health Check is not successful */
+      /** @description Not ready: Postgres does not answer, or a shutdown is under way. Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json': {
-            /**
-             * @example error
-             * @enum {string}
-             */
-            status?: 'error' | 'shutting_down';
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       }
-             *     }
-             */
-            info?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /**
-             * @example {
-             *       "redis": {
-             *         "status": "down",
-             *         "message": "Could not connect",
-             *         "responseTime": 3005
-             *       }
-             *     }
-             */
-            error?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
-            } | null;
-            /**
-             * @example {
-             *       "database": {
-             *         "status": "up",
-             *         "responseTime": 12
-             *       },
-             *       "redis": {
-             *         "status": "down",
-             *         "message": "Could not connect",
-             *         "responseTime": 3005
-             *       }
-             *     }
-             */
-            details?: {
-              [key: string]: {
-                /** @enum {string} */
-                status: 'up' | 'degraded' | 'down';
-                /** @description Time the health indicator took to respond, in ms */
-                responseTime?: number;
-              } & {
-                [key: string]: unknown;
-              };
+            error: {
+              /** @enum {string} */
+              code: 'SERVICE_UNAVAILABLE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
             };
           };
         };
@@ -1089,7 +876,7 @@ export interface operations {
           };
         };
       };
-      /** @description Missing or wrong signature, unknown signature version, or a timestamp more than 5 minutes off: no effect. Codes: `WEBHOOK_SIGNATURE_INVALID`. */
+      /** @description Missing, malformed or wrong signature headers, an unknown signature version, or a timestamp more than 5 minutes off: no effect, and one answer for all of them (checked before the body is parsed, whatever its type). Codes: `WEBHOOK_SIGNATURE_INVALID`. */
       401: {
         headers: {
           [name: string]: unknown;
