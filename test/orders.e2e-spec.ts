@@ -169,7 +169,8 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
       const token = tokenFor(newUser());
       const item = validOrder().items[0];
       it.each([
-        ['an unknown field', { ...validOrder(), admin: true }, 'admin'],
+        // Unknown properties are counted on their object, never named (security-edges).
+        ['an unknown field', { ...validOrder(), admin: true }, 'body'],
         [
           'a lowercase currency',
           { ...validOrder(), currency: 'usd' },
@@ -233,7 +234,7 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
         [
           'an unknown item field',
           { ...validOrder(), items: [{ ...item, discount: 5 }] },
-          'items.0.discount',
+          'items.0',
         ],
         ['an array body', [validOrder()], 'body'],
         ['a string body', 'order', 'body'],
