@@ -16,6 +16,7 @@ import {
   AllExceptionsFilter,
   replyToClientError,
   replyToFrameworkError,
+  InstanceClosingError,
   ValidationFailedError,
 } from './common/errors';
 import { HttpServerLimits, readHttpServerLimits } from './config/app.config';
@@ -60,6 +61,9 @@ export function createFastifyAdapter(
       headersTimeout: limits.headersTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
+    // While closing, requests still arriving on open connections get our 503 (see configureApp),
+    // not Fastify's own body outside the envelope.
+    return503OnClosing: false,
     frameworkErrors: replyToFrameworkError,
     clientErrorHandler: replyToClientError,
     genReqId: (request: IncomingMessage) => {
@@ -125,10 +129,20 @@ export async function configureApp(
   const unmatchedRoutes = app.get(UnmatchedRouteLimiter);
   const requestLog = await app.resolve(PinoLogger);
   requestLog.setContext('http');
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
     // helmet's security headers on every response, errors included; its defaults also suit Swagger UI.
     reply.headers(securityHeadersFor(request));
     reply.header('x-request-id', request.id);
+    if (closing) {
+      // The listener is closed; a request on a connection still open is told to go elsewhere.
+      reply.header('connection', 'close').header('retry-after', '1');
+      return done(new InstanceClosingError());
+    }
     const route = request.routeOptions.url;
     tagRequest(request, { route });
     // Answers are per caller (orders, errors, tokens' verdicts): no shared or private cache keeps one.

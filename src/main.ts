@@ -7,12 +7,13 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { DatabaseIndicator } from './health/database.indicator';
 import { AdminServer } from './observability/admin-server';
 import { BootQuietLogger } from './observability/boot-quiet.logger';
 import { APP_OPTIONS, configureApp, createFastifyAdapter } from './app.setup';
 import { appConfig, paymentsConfig, validateEnvironment } from './config';
-import { rawDatabaseUrl } from './config/database.config';
-import { describeStartupFailure } from './startup-failure';
+import { rawDatabaseUrl, readDatabaseConfig } from './config/database.config';
+import { describeStartupFailure, portProblem } from './startup-failure';
 import { readHttpServerLimits, readTrustProxy } from './config/app.config';
 
 async function bootstrap(): Promise<void> {
@@ -31,22 +32,36 @@ async function bootstrap(): Promise<void> {
   await configureApp(app);
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   closeOnSignals(app, config);
-  await app.listen(config.port, config.host);
-  const adminUrl = await app.get(AdminServer).listen();
+  await app.listen(config.port, config.host).catch((error: unknown) => {
+    throw portProblem(error, 'PORT', config.port);
+  });
+  const adminUrl =
+    config.adminPort === 0
+      ? undefined
+      : await app
+          .get(AdminServer)
+          .listen()
+          .catch((error: unknown) => {
+            throw portProblem(error, 'ADMIN_PORT', config.adminPort);
+          });
   await logStartup(app, adminUrl);
 }
 
 /** One line once up: where it listens, the docs, the schema's migrations, and whether Redis answered. */
 async function logStartup(
   app: NestFastifyApplication,
-  adminUrl: string,
+  adminUrl: string | undefined,
 ): Promise<void> {
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
-  const migrations = await app
-    .get(DataSource)
-    .query<{ n: number }[]>('SELECT count(*)::int AS n FROM migrations')
-    .then((rows) => `${rows[0].n} migrations applied`)
-    .catch(() => 'migrations table not readable');
+  // Not ready until the schema is there: the line says how to put it there.
+  const schemaProblem = await app.get(DatabaseIndicator).schemaProblem();
+  const migrations =
+    schemaProblem ??
+    (await app
+      .get(DataSource)
+      .query<{ n: number }[]>('SELECT count(*)::int AS n FROM migrations')
+      .then((rows) => `${rows[0].n} migrations applied`)
+      .catch(() => 'migrations table not readable'));
   const redis = app.get(ConfigService).getOrThrow<{ mode: string }>('redis');
   const redisState = await app
     .get<RedisScripting>(REDIS_COMMANDER)
@@ -67,7 +82,7 @@ async function logStartup(
   app
     .get(Logger)
     .log(
-      `orders listening on ${url} (${docs}, metrics ${adminUrl}/metrics); ` +
+      `orders listening on ${url} (${docs}, ${adminUrl ? `metrics ${adminUrl}/metrics` : 'admin server off'}); ` +
         `${migrations}; Redis ${redis.mode} ${redisState}; ${webhooks}`,
       'Startup',
     );
@@ -100,10 +115,22 @@ function closeOnSignals(
   process.once('SIGTERM', close).once('SIGINT', close);
 }
 
+/** DB_CONNECT_TIMEOUT_MS for a failure message; its default when the variable itself is the problem. */
+function configuredConnectTimeoutMs(): number {
+  try {
+    return readDatabaseConfig().connectTimeoutMs;
+  } catch {
+    return 3000;
+  }
+}
+
 bootstrap().catch((error: unknown) => {
   // An operator's mistake (a bad variable, a missing database) gets one line saying what to fix,
   // no stack trace; anything else is a bug and keeps its stack.
-  const known = describeStartupFailure(error, rawDatabaseUrl());
+  const known = describeStartupFailure(error, {
+    url: rawDatabaseUrl(),
+    connectTimeoutMs: configuredConnectTimeoutMs(),
+  });
   if (known) console.error(known);
   else console.error('orders failed to start:', error);
   process.exit(1);

@@ -2,12 +2,45 @@ import { InvalidEnvironmentError, InvalidEnvironmentErrors } from './config';
 import { sqlState } from './common/errors';
 import { MissingMigrationsError } from './database/run-migrations';
 
+/** A start-up problem main.ts itself recognised, already worded as what to fix. */
+export class StartupProblem extends Error {
+  override name = 'StartupProblem';
+}
+
 /** Errors an operator can fix from one line; anything else is a bug and keeps its stack. */
 const KNOWN = [
   InvalidEnvironmentErrors,
   InvalidEnvironmentError,
   MissingMigrationsError,
+  StartupProblem,
 ];
+
+/**
+ * Listening on a port failed: the usual case is another process (a second instance) on it. Returns a
+ * StartupProblem naming the variable to change, or the error itself when it is something else.
+ */
+export function portProblem(
+  error: unknown,
+  variable: 'PORT' | 'ADMIN_PORT',
+  port: number,
+): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE')
+    return new StartupProblem(
+      variable === 'PORT'
+        ? `PORT ${port} is in use: set PORT`
+        : `ADMIN_PORT ${port} is in use (another instance?): set ADMIN_PORT, or ADMIN_PORT=0 to turn the admin server off`,
+    );
+  if (code === 'EACCES')
+    return new StartupProblem(
+      `${variable} ${port} needs privileges this process does not have: set ${variable} above 1023`,
+    );
+  if (code === 'EADDRNOTAVAIL')
+    return new StartupProblem(
+      `${variable} ${port}: the listen address is not on this host: set ${variable === 'PORT' ? 'HOST' : 'ADMIN_HOST'}`,
+    );
+  return error;
+}
 
 /**
  * What to print when the process cannot start: one line per thing to fix (every bad variable, the
@@ -15,15 +48,19 @@ const KNOWN = [
  */
 export function describeStartupFailure(
   error: unknown,
-  databaseUrl: string | undefined,
+  database: { url: string | undefined; connectTimeoutMs: number },
 ): string | undefined {
   for (let current = error; current instanceof Error; current = current.cause) {
     if (KNOWN.some((known) => current instanceof known)) return current.message;
-    const database = databaseProblem(current, databaseUrl);
-    if (database) return database;
+    const problem = databaseProblem(current, database);
+    if (problem) return problem;
   }
   return undefined;
 }
+
+/** pg's words for a server that never completed Postgres's start-up exchange. */
+const NOT_POSTGRES =
+  /connection timeout|Connection terminated unexpectedly|timeout expired/i;
 
 /** Postgres errors that retrying will not fix, and that DATABASE_URL or one command does. */
 export function isPermanentDatabaseError(error: unknown): boolean {
@@ -32,9 +69,9 @@ export function isPermanentDatabaseError(error: unknown): boolean {
 
 function databaseProblem(
   error: Error,
-  databaseUrl: string | undefined,
+  database: { url: string | undefined; connectTimeoutMs: number },
 ): string | undefined {
-  const url = safeUrl(databaseUrl);
+  const url = safeUrl(database.url);
   const where = url ? `${url.hostname}:${url.port || 5432}` : 'DATABASE_URL';
   const name = url?.pathname.slice(1) || 'the database';
   switch (sqlState(error)) {
@@ -49,7 +86,10 @@ function databaseProblem(
     case 'ETIMEDOUT':
       return `Postgres is not reachable at ${where} (${sqlState(error)}): start it or fix DATABASE_URL`;
     default:
-      return undefined;
+      // Something listens there but does not speak Postgres (another service's port), or nothing answers.
+      return NOT_POSTGRES.test(error.message)
+        ? `no Postgres answered at ${where} within ${database.connectTimeoutMs} ms (DB_CONNECT_TIMEOUT_MS): is DATABASE_URL's host and port a Postgres server?`
+        : undefined;
   }
 }
 

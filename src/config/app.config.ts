@@ -9,6 +9,8 @@ import {
 
 export const appConfig = registerAs('app', () => ({
   port: optionalInt('PORT', 3000, { min: 0, max: 65535 }),
+  /** 0: no admin server (no /metrics, no readiness details). */
+  adminPort: readAdminPort(),
   host: optionalString('HOST', '0.0.0.0'),
   shutdownGraceMs: optionalInt('SHUTDOWN_GRACE_MS', 0, {
     min: 0,
@@ -26,10 +28,22 @@ export const appConfig = registerAs('app', () => ({
   docsEnabled: optionalBool('DOCS_ENABLED', true),
   /** Readiness answers from its last probe for this long: a flood of checks costs one ping a second. */
   healthCacheMs: optionalInt('HEALTH_CACHE_MS', 1000, { min: 0, max: 60000 }),
-  adminPort: optionalInt('ADMIN_PORT', 9464, { min: 0, max: 65535 }),
   adminHost: optionalString('ADMIN_HOST', '127.0.0.1'),
   testFault: readTestFault(),
 }));
+
+/** The admin server's port: never the API's (the second listen would fail with a confusing error). */
+function readAdminPort(): number {
+  const port = optionalInt('PORT', 3000, { min: 0, max: 65535 });
+  const adminPort = optionalInt('ADMIN_PORT', 9464, { min: 0, max: 65535 });
+  return adminPort !== 0 && adminPort === port
+    ? invalidVariable(
+        'ADMIN_PORT',
+        `${adminPort} is also PORT: give the admin server a port of its own, or ADMIN_PORT=0 to turn it off`,
+        adminPort,
+      )
+    : adminPort;
+}
 
 /**
  * Which proxies may set X-Forwarded-For (the client IP the rate limiter keys anonymous callers by):

@@ -54,7 +54,14 @@ describe('REDIS_URL and REDIS_MODE', () => {
         { REDIS_MODE: 'cluster', REDIS_URL: 'redis://a,http://b' },
         redisConfig,
       ),
-    ).toThrow(/REDIS_URL: protocol must be one of/);
+    ).toThrow(/REDIS_URL: must start with redis:\/\/ or rediss:\/\//);
+  });
+
+  it('shows the expected form of a REDIS_URL without a scheme', () => {
+    for (const value of ['localhost:6379', '127.0.0.1:6379'])
+      expect(() => withEnv({ REDIS_URL: value }, redisConfig)).toThrow(
+        /REDIS_URL: .*redis:\/\/127\.0\.0\.1:6379/,
+      );
   });
 
   it('routes each command to the slot of the key it touches', () => {
@@ -63,6 +70,17 @@ describe('REDIS_URL and REDIS_MODE', () => {
       'idem:u:k',
     );
     expect(commandKey(['PING'])).toBeUndefined();
+  });
+});
+
+describe('PORT and ADMIN_PORT', () => {
+  it('refuses the same port for both, naming ADMIN_PORT; ADMIN_PORT=0 turns the admin server off', () => {
+    expect(() =>
+      withEnv({ PORT: '8080', ADMIN_PORT: '8080' }, appConfig),
+    ).toThrow(/ADMIN_PORT: 8080 is also PORT/);
+    expect(withEnv({ PORT: '8080', ADMIN_PORT: '0' }, appConfig)).toMatchObject(
+      { port: 8080, adminPort: 0 },
+    );
   });
 });
 

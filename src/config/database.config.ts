@@ -39,7 +39,10 @@ export function readDatabaseConfig(
     ),
     url: requiredString(
       'DATABASE_URL',
-      urlWithProtocols('postgres:', 'postgresql:'),
+      urlWithProtocols(
+        ['postgres:', 'postgresql:'],
+        'postgres://user:password@127.0.0.1:5432/orders',
+      ),
       source,
     ),
     migrationsRun: optionalBool('DB_MIGRATIONS_RUN', true, source),

@@ -12,10 +12,14 @@ describe('environment readers', () => {
       'Invalid environment variable JWT_SECRET: must be set',
     );
     expect(() =>
-      requiredString('DATABASE_URL', urlWithProtocols('postgres:'), {
-        DATABASE_URL: 'mysql://x',
-      }),
-    ).toThrow(/DATABASE_URL: protocol must be one of postgres:/);
+      requiredString(
+        'DATABASE_URL',
+        urlWithProtocols(['postgres:'], 'postgres://host/db'),
+        { DATABASE_URL: 'mysql://x' },
+      ),
+    ).toThrow(
+      'Invalid environment variable DATABASE_URL: must start with postgres://, as in postgres://host/db',
+    );
     expect(() =>
       optionalInt('PORT', 3000, { min: 0, max: 65535 }, { PORT: '3e3' }),
     ).toThrow(InvalidEnvironmentError);

@@ -120,15 +120,18 @@ export function optionalBool(
   return invalidVariable(name, `"${value}" is not true or false`, fallback);
 }
 
-export function urlWithProtocols(...protocols: string[]) {
+/** A URL check naming the protocols it accepts and, when it fails, an example of the expected form. */
+export function urlWithProtocols(protocols: string[], example: string) {
   return (value: string): string | undefined => {
+    let url: URL;
     try {
-      const url = new URL(value);
-      return protocols.includes(url.protocol)
-        ? undefined
-        : `protocol must be one of ${protocols.join(', ')}`;
+      url = new URL(value);
     } catch {
-      return 'is not a valid URL';
+      return `is not a URL; expected the form ${example}`;
     }
+    // "localhost:6379" parses as a URL whose protocol is "localhost:".
+    return protocols.includes(url.protocol)
+      ? undefined
+      : `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, as in ${example}`;
   };
 }

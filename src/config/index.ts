@@ -11,7 +11,12 @@ export {
   InvalidEnvironmentErrors,
   isTestRun,
 } from './env';
-import { collectInvalidVariables, InvalidEnvironmentErrors } from './env';
+import { existsSync } from 'node:fs';
+import {
+  collectInvalidVariables,
+  InvalidEnvironmentErrors,
+  isTestRun,
+} from './env';
 
 import { appConfig } from './app.config';
 import { authConfig } from './auth.config';
@@ -39,5 +44,28 @@ export const allConfigs = [
  */
 export function validateEnvironment(): void {
   const invalid = collectInvalidVariables(allConfigs);
-  if (invalid.length > 0) throw new InvalidEnvironmentErrors(invalid);
+  if (invalid.length === 0) return;
+  if (
+    !isTestRun() &&
+    !existsSync('.env') &&
+    REQUIRED.every((name) =>
+      invalid.some(
+        (error) =>
+          error.message === `Invalid environment variable ${name}: must be set`,
+      ),
+    )
+  )
+    throw new MissingEnvFileError();
+  throw new InvalidEnvironmentErrors(invalid);
+}
+
+/** The variables without a default: none set and no .env means a first run, not a typo. */
+const REQUIRED = ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'];
+
+/** A first run: one line saying how to make a configuration, instead of three "must be set". */
+export class MissingEnvFileError extends InvalidEnvironmentErrors {
+  constructor() {
+    super([]);
+    this.message = `no .env found in ${process.cwd()} and none of ${REQUIRED.join(', ')} is set: copy .env.example to .env (cp .env.example .env) and set JWT_SECRET in it`;
+  }
 }

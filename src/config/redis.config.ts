@@ -43,7 +43,10 @@ function readRedisTopology() {
     if (mode === 'standalone' && parts.length > 1)
       return 'names several servers; set REDIS_MODE=cluster or sentinel';
     for (const part of parts) {
-      const problem = urlWithProtocols('redis:', 'rediss:')(part.trim());
+      const problem = urlWithProtocols(
+        ['redis:', 'rediss:'],
+        'redis://127.0.0.1:6379 (or rediss://user:password@host:6380/0)',
+      )(part.trim());
       if (problem) return problem;
     }
     return undefined;

@@ -2,7 +2,13 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { sqlState } from '../common/errors';
 import { appConfig, databaseConfig } from '../config';
+
+const UNDEFINED_TABLE = '42P01';
+/** What an operator reads when the schema is not there (DB_MIGRATIONS_RUN=false and no migration job yet). */
+export const SCHEMA_MISSING = 'schema missing: run npm run migration:run';
 
 const PING_TIMEOUT_MS = 1500;
 
@@ -10,13 +16,16 @@ const PING_TIMEOUT_MS = 1500;
  * Postgres for readiness, on a connection of its own: a pool busy with slow requests (a locked
  * table, a burst) says nothing about whether the database is up, and readiness must not turn 503 on
  * every instance at once because of it. Concurrent checks share one probe, and its answer is reused
- * for HEALTH_CACHE_MS.
+ * for HEALTH_CACHE_MS. Until every migration of this build is found applied, the probe checks the
+ * schema too: an instance started with DB_MIGRATIONS_RUN=false on an empty database is not ready
+ * (every order route would answer 500), and becomes ready once the migrations are run.
  */
 @Injectable()
 export class DatabaseIndicator implements OnApplicationShutdown {
   private client: Client | undefined;
   private last: { at: number; error?: string } | undefined;
   private probing: Promise<string | undefined> | undefined;
+  private schemaComplete = false;
 
   constructor(
     private readonly indicators: HealthIndicatorService,
@@ -24,7 +33,14 @@ export class DatabaseIndicator implements OnApplicationShutdown {
     private readonly config: ConfigType<typeof databaseConfig>,
     @Inject(appConfig.KEY)
     private readonly app: ConfigType<typeof appConfig>,
+    private readonly dataSource: DataSource,
   ) {}
+
+  /** Why the schema cannot serve this build (probing now), or undefined when it can. */
+  async schemaProblem(): Promise<string | undefined> {
+    const error = await this.probe();
+    return error?.startsWith('schema') ? error : undefined;
+  }
 
   async check(key: string) {
     const indicator = this.indicators.check(key);
@@ -43,12 +59,13 @@ export class DatabaseIndicator implements OnApplicationShutdown {
     return this.probing;
   }
 
-  /** undefined when Postgres answered `SELECT 1` in time, else why not. */
+  /** undefined when Postgres answered in time with this build's schema in place, else why not. */
   private async probe(): Promise<string | undefined> {
     let error: string | undefined;
     try {
       this.client ??= await this.connect();
-      await this.client.query('SELECT 1');
+      if (this.schemaComplete) await this.client.query('SELECT 1');
+      else error = await this.checkSchema(this.client);
     } catch (cause) {
       error = `Postgres did not answer: ${(cause as Error).message}`;
       const broken = this.client;
@@ -57,6 +74,26 @@ export class DatabaseIndicator implements OnApplicationShutdown {
     }
     this.last = { at: Date.now(), error };
     return error;
+  }
+
+  private async checkSchema(client: Client): Promise<string | undefined> {
+    const expected = this.dataSource.migrations.map(
+      (migration) => migration.name ?? migration.constructor.name,
+    );
+    try {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM migrations WHERE name = ANY($1)',
+        [expected],
+      );
+      const pending = expected.length - rows[0].n;
+      if (pending > 0)
+        return `${SCHEMA_MISSING} (${pending} of this build's ${expected.length} migrations not applied)`;
+    } catch (cause) {
+      if (sqlState(cause) === UNDEFINED_TABLE) return SCHEMA_MISSING;
+      throw cause;
+    }
+    this.schemaComplete = true;
+    return undefined;
   }
 
   private async connect(): Promise<Client> {

@@ -89,7 +89,7 @@ export function openRedisConnection(config: RedisConfig): RedisConnection {
         : { mode: 'standalone', client: standalone(config) };
   let healthy = true;
   connection.client.on('error', (error: Error) => {
-    if (healthy)
+    if (healthy && !closing.has(connection))
       logger.warn(
         `Redis connection error (reconnecting in the background): ${error.message}`,
       );
@@ -169,6 +169,7 @@ export async function closeRedisConnection(
   connection: RedisConnection,
   timeoutMs: number,
 ): Promise<void> {
+  closing.add(connection);
   if (!connection.client.isOpen) return;
   let timer: NodeJS.Timeout | undefined;
   const closed = connection.client.close().then(() => true);
@@ -187,8 +188,13 @@ export function isRedisReady(connection: RedisConnection): boolean {
     : connection.client.isOpen;
 }
 
+/** Connections being closed on purpose: their failures are the shutdown's doing, not news. */
+const closing = new WeakSet<RedisConnection>();
+
 function connect(connection: RedisConnection, failure: string): void {
-  void (connection.client.connect() as Promise<unknown>).catch((error: Error) =>
-    logger.warn(`${failure}: ${error.message}`),
+  void (connection.client.connect() as Promise<unknown>).catch(
+    (error: Error) => {
+      if (!closing.has(connection)) logger.warn(`${failure}: ${error.message}`);
+    },
   );
 }

@@ -99,3 +99,12 @@ export class ServiceUnavailableError extends AppException {
     );
   }
 }
+
+/** A request that reached an instance after its shutdown closed the listener: another instance will answer. */
+export class InstanceClosingError extends ServiceUnavailableError {
+  constructor() {
+    super(
+      'This instance is shutting down; retry (another instance will answer)',
+    );
+  }
+}

@@ -1,0 +1,320 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { DataSource } from 'typeorm';
+import { readDatabaseConfig } from '../src/config/database.config';
+import { buildTypeOrmOptions } from '../src/database/typeorm-options';
+import {
+  freePort,
+  startAppProcess,
+  type AppProcess,
+} from './support/app-process';
+import { rawBody } from './support/raw-http';
+import { createScratchDatabase } from './support/scratch-database';
+import { TcpProxy } from './support/tcp-proxy';
+import { createTestApp, send } from './support/test-app';
+import { ADMIN_DATABASE_URL } from './support/test-env';
+import { until } from './support/until';
+
+/** How long after `since` a line matching `pattern` appeared in the app's output (ms). */
+async function lineLatency(
+  app: AppProcess,
+  pattern: RegExp,
+  since: number,
+  from: number,
+): Promise<number> {
+  await until(() => Promise.resolve(pattern.test(app.output().slice(from))), {
+    timeoutMs: 2000,
+    intervalMs: 5,
+  });
+  return Date.now() - since;
+}
+
+describe('JSON logs arrive while the instance runs (the production build, its stdout piped)', () => {
+  let redis: TcpProxy;
+  let app: AppProcess;
+  beforeAll(async () => {
+    redis = await TcpProxy.start(process.env.REDIS_URL!);
+    app = await startAppProcess({
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      REDIS_URL: redis.urlFor(process.env.REDIS_URL!),
+    });
+  });
+  afterAll(async () => {
+    await app.stop();
+    await redis.close();
+  });
+
+  it('writes a warning at once and a request line within the flush interval, not at shutdown', async () => {
+    // A quiet instance: nothing else is logged, so nothing else fills the 4 KiB batch.
+    let from = app.output().length;
+    let since = Date.now();
+    redis.cut();
+    const warning = await lineLatency(
+      app,
+      /"level":40.*Redis connection error/,
+      since,
+      from,
+    );
+    redis.restore();
+    from = app.output().length;
+    since = Date.now();
+    await send(app.url, 'GET', '/orders', {
+      headers: { 'x-request-id': 'log-latency-1' },
+    });
+    const requestLine = await lineLatency(
+      app,
+      /"requestId":"log-latency-1"/,
+      since,
+      from,
+    );
+    console.log(
+      `log latency: warning ${warning} ms, request line ${requestLine} ms`,
+    );
+    expect(warning).toBeLessThan(2000);
+    expect(requestLine).toBeLessThan(2000);
+  });
+});
+
+describe('Start-up failures name the fix: one line, exit 1, no stack trace', () => {
+  const run = promisify(execFile);
+  const MAIN = resolve('dist/main.js');
+  /** The production build with the test run's settings and `env` on top; its exit code and output. */
+  const start = (env: Record<string, string | undefined>, cwd?: string) =>
+    run(process.execPath, [MAIN], {
+      cwd,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        DATABASE_URL: process.env.DATABASE_URL,
+        REDIS_URL: process.env.REDIS_URL,
+        JWT_SECRET: process.env.JWT_SECRET,
+        DB_MIGRATIONS_RUN: 'false',
+        ...env,
+      },
+      timeout: 20_000,
+    }).then(
+      () => ({ code: 0, stderr: '', stdout: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+  let occupied: Server;
+  let busyPort: number;
+  beforeAll(async () => {
+    occupied = createServer();
+    await new Promise<void>((done) => occupied.listen(0, '127.0.0.1', done));
+    busyPort = (occupied.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise((done) => occupied.close(done)));
+
+  const oneLine = (result: { code: number; stderr: string }) => {
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return lines[0];
+  };
+
+  it('PORT in use', async () => {
+    const result = await start({
+      PORT: String(busyPort),
+      ADMIN_PORT: String(await freePort()),
+    });
+    expect(oneLine(result)).toBe(`PORT ${busyPort} is in use: set PORT`);
+  });
+
+  it('ADMIN_PORT in use (a second instance on the same host)', async () => {
+    const result = await start({
+      PORT: String(await freePort()),
+      ADMIN_PORT: String(busyPort),
+    });
+    expect(oneLine(result)).toBe(
+      `ADMIN_PORT ${busyPort} is in use (another instance?): set ADMIN_PORT, or ADMIN_PORT=0 to turn the admin server off`,
+    );
+  });
+
+  it('PORT equal to ADMIN_PORT, refused by the config check', async () => {
+    const result = await start({ PORT: '8123', ADMIN_PORT: '8123' });
+    expect(oneLine(result)).toBe(
+      'Invalid environment variable ADMIN_PORT: 8123 is also PORT: give the admin server a port of its own, or ADMIN_PORT=0 to turn it off',
+    );
+  });
+
+  // Each start spends DB_CONNECT_TIMEOUT_MS three times (the ORM's retries) plus their delays.
+  it('a DATABASE_URL that answers but is not Postgres, or does not answer at all', async () => {
+    // Reads and never answers; reading lets each connection end when the app exits.
+    const silent = createServer((socket) =>
+      socket.on('error', () => undefined).resume(),
+    );
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const silentPort = (silent.address() as { port: number }).port;
+    const redisPort = new URL(process.env.REDIS_URL!).port || '6379';
+    try {
+      for (const port of [redisPort, String(silentPort)]) {
+        const result = await start({
+          PORT: '0',
+          ADMIN_PORT: '0',
+          DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/orders`,
+          DB_CONNECT_TIMEOUT_MS: '500',
+        });
+        expect(oneLine(result)).toBe(
+          `no Postgres answered at 127.0.0.1:${port} within 500 ms (DB_CONNECT_TIMEOUT_MS): is DATABASE_URL's host and port a Postgres server?`,
+        );
+      }
+    } finally {
+      await new Promise((done) => silent.close(done));
+    }
+  });
+
+  it('no .env and no variables: says to copy .env.example', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'orders-no-env-'));
+    try {
+      const result = await start(
+        {
+          NODE_ENV: undefined,
+          DATABASE_URL: undefined,
+          REDIS_URL: undefined,
+          JWT_SECRET: undefined,
+        },
+        empty,
+      );
+      expect(oneLine(result)).toBe(
+        `no .env found in ${empty} and none of DATABASE_URL, REDIS_URL, JWT_SECRET is set: copy .env.example to .env (cp .env.example .env) and set JWT_SECRET in it`,
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('a REDIS_URL without a scheme: shows the expected form', async () => {
+    const result = await start({
+      PORT: '0',
+      ADMIN_PORT: '0',
+      REDIS_URL: 'localhost:6379',
+    });
+    expect(oneLine(result)).toBe(
+      'Invalid environment variable REDIS_URL: must start with redis:// or rediss://, as in redis://127.0.0.1:6379 (or rediss://user:password@host:6380/0)',
+    );
+  });
+});
+
+describe('No schema, no readiness (DB_MIGRATIONS_RUN=false on an empty database)', () => {
+  it('answers readiness 503 and says how to fix it on the start-up line; ready once migrated', async () => {
+    const scratch = await createScratchDatabase(
+      ADMIN_DATABASE_URL,
+      'orders_test_no_schema',
+    );
+    let app: AppProcess | undefined;
+    try {
+      app = await startAppProcess({
+        DATABASE_URL: scratch.url,
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+        HEALTH_CACHE_MS: '0',
+      });
+      await until(() =>
+        Promise.resolve(app!.output().includes('orders listening')),
+      );
+      expect(app.output()).toMatch(/schema missing: run npm run migration:run/);
+      const ready = await send(app.url, 'GET', '/health/ready');
+      expect(ready.status).toBe(503);
+      expect(
+        (await send(app.adminUrl, 'GET', '/health/ready')).body.error.database
+          .message,
+      ).toMatch(/^schema missing/);
+      await migrate(scratch.url);
+      expect((await send(app.url, 'GET', '/health/ready')).status).toBe(200);
+    } finally {
+      await app?.stop();
+      await scratch.drop();
+    }
+  });
+});
+
+describe('Shutdown answers in the envelope', () => {
+  it('answers a request that arrives on an open connection after the listener closed: 503 SERVICE_UNAVAILABLE, Connection: close, Retry-After', async () => {
+    const t = await createTestApp();
+    const { port } = new URL(t.url);
+    // Resolves once the server has read the request's first bytes (its parser runs first).
+    const serverRead = new Promise<void>((done) =>
+      t.app
+        .getHttpServer()
+        .once('connection', (serverSide: import('node:net').Socket) =>
+          serverSide.once('data', () => done()),
+        ),
+    );
+    // A connection in the middle of its request: not idle, so closing the server keeps it open.
+    const socket = connect(Number(port), '127.0.0.1');
+    let response = '';
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString()));
+    const ended = new Promise((done) => socket.once('close', done));
+    socket.write('GET /health/live HTTP/1.1\r\nHost: orders\r\n');
+    await serverRead;
+    const closing = t.app.close();
+    // Closing: new connections are refused from now on.
+    await until(async () => !(await sendable(t.url)));
+    socket.write('\r\n');
+    await ended;
+    await closing;
+    const [head] = response.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 503/);
+    expect(head).toMatch(/\r\nconnection: close/i);
+    expect(head).toMatch(/\r\nretry-after: 1/i);
+    expect(rawBody(response)).toEqual({
+      error: {
+        code: 'SERVICE_UNAVAILABLE',
+        message:
+          'This instance is shutting down; retry (another instance will answer)',
+      },
+    });
+  });
+});
+
+describe('Shutdown while Redis has not answered yet', () => {
+  it('stops without a "Redis not reachable at start-up" warning: the failure is the shutdown\'s doing', async () => {
+    const redis = await TcpProxy.start(process.env.REDIS_URL!);
+    redis.stall(); // connecting hangs: the app starts and serves without Redis
+    const app = await startAppProcess({
+      REDIS_URL: redis.urlFor(process.env.REDIS_URL!),
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    });
+    try {
+      await until(() =>
+        Promise.resolve(app.output().includes('orders listening')),
+      );
+      expect(await app.stop()).toEqual({ code: 0, signal: null });
+      expect(app.output()).not.toMatch(/Redis not reachable at start-up/);
+      expect(app.output()).not.toMatch(/Redis connection error/);
+    } finally {
+      await redis.close();
+    }
+  });
+});
+
+/** Applies every migration to the database at `url`, as the global setup does for the run's own. */
+async function migrate(url: string): Promise<void> {
+  const dataSource = new DataSource(
+    buildTypeOrmOptions({
+      ...readDatabaseConfig({ DATABASE_URL: url }),
+      migrationsRun: false,
+    }),
+  );
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations();
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/** True when the app still accepts a new connection. */
+function sendable(url: string): Promise<boolean> {
+  return fetch(`${url}/health/live`).then(
+    () => true,
+    () => false,
+  );
+}
