@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { verify } from 'jsonwebtoken';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +18,7 @@ import { rawBody } from './support/raw-http';
 import { createScratchDatabase } from './support/scratch-database';
 import { TcpProxy } from './support/tcp-proxy';
 import { createTestApp, send } from './support/test-app';
-import { ADMIN_DATABASE_URL } from './support/test-env';
+import { ADMIN_DATABASE_URL, TEST_WEBHOOK_SECRET } from './support/test-env';
 import { until } from './support/until';
 
 /** How long after `since` a line matching `pattern` appeared in the app's output (ms). */
@@ -318,3 +320,91 @@ function sendable(url: string): Promise<boolean> {
     () => false,
   );
 }
+
+describe('Scripts behave like tools', () => {
+  const run = promisify(execFile);
+  const script = (
+    name: string,
+    args: string[],
+    env: Record<string, string | undefined> = {},
+    cwd?: string,
+  ) =>
+    run(
+      process.execPath,
+      [
+        '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
+        resolve('scripts', name),
+        ...args,
+      ],
+      { cwd, env: { PATH: process.env.PATH, ...env }, timeout: 20_000 },
+    ).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+  const toolError = (result: { code: number; stderr: string }) => {
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return lines[0];
+  };
+
+  it('npm run token reads a quoted JWT_SECRET from .env as the app does, and refuses a bad ttl in one line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orders-token-'));
+    try {
+      const secret = 'quoted secret # with a hash, 32 bytes or more';
+      writeFileSync(join(dir, '.env'), `JWT_SECRET="${secret}"\n`);
+      const made = await script('token.js', ['alice', '60'], {}, dir);
+      expect(made.code).toBe(0);
+      expect(verify(made.stdout.trim(), secret)).toMatchObject({
+        sub: 'alice',
+      });
+      for (const ttl of ['abc', '0', '-5', '1e3', String(86_401)])
+        expect(
+          toolError(await script('token.js', ['alice', ttl], {}, dir)),
+        ).toMatch(/^token: ttlSeconds must be a whole number from 1 to 86400/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm run webhook: a non-UUID order id, or no app, is one line and exit 2; --id resends as a redelivery', async () => {
+    const env = {
+      PAYMENT_WEBHOOK_SECRETS: TEST_WEBHOOK_SECRET,
+      PORT: String(await freePort()),
+    };
+    expect(
+      toolError(
+        await script('webhook.ts', ['payment.succeeded', 'order-1'], env),
+      ),
+    ).toBe('webhook: orderId must be an order\'s UUID, not "order-1"');
+    const orderId = randomUUID();
+    expect(
+      toolError(
+        await script('webhook.ts', ['payment.succeeded', orderId, '100'], env),
+      ),
+    ).toBe(
+      `webhook: no app answered at http://127.0.0.1:${env.PORT} (ECONNREFUSED): start it (npm start) or set PORT`,
+    );
+    const t = await createTestApp();
+    try {
+      const live = { ...env, PORT: new URL(t.url).port };
+      const args = [
+        'payment.succeeded',
+        orderId,
+        '100',
+        '--id',
+        `msg_${randomUUID()}`,
+      ];
+      const first = await script('webhook.ts', args, live);
+      expect(first.stdout).toContain(
+        '"duplicate":false,"outcome":"unknown_order"',
+      );
+      const again = await script('webhook.ts', args, live);
+      expect(again.stdout).toContain(
+        '"duplicate":true,"outcome":"unknown_order"',
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});

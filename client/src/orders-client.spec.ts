@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { OrdersApiError, OrdersNetworkError } from './errors';
 import { OrdersClient, type OrdersClientOptions } from './orders-client';
 import { fullJitterDelayMs, retryAfterMs } from './retry-policy';
@@ -248,6 +250,54 @@ describe('OrdersClient retry policy (each row of client/README.md)', () => {
     const error = await client.getOrder(ORDER.id).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OrdersNetworkError);
     expect(error).toMatchObject({ timedOut: false, retryable: true });
+  });
+
+  it("says which request failed and why: method, URL and the cause's code", async () => {
+    const refused = Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:3000'), {
+        code: 'ECONNREFUSED',
+      }),
+    });
+    const everyAddress = Object.assign(new TypeError('fetch failed'), {
+      cause: new AggregateError([
+        Object.assign(new Error('connect ENETUNREACH ::1'), {
+          code: 'ENETUNREACH',
+        }),
+      ]),
+    });
+    for (const [cause, code] of [
+      [refused, 'ECONNREFUSED'],
+      [everyAddress, 'ENETUNREACH'],
+    ] as const) {
+      const { client } = clientWith([cause], { maxRetries: 0 });
+      const error = await client.getOrder(ORDER.id).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        method: 'GET',
+        url: `http://orders.test/orders/${ORDER.id}`,
+        code,
+        message: `GET http://orders.test/orders/${ORDER.id} failed: ${code}`,
+      });
+    }
+  });
+
+  it('names ECONNREFUSED from the real fetch, against a port nobody listens on', async () => {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    const client = new OrdersClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      token: 'tkn',
+      maxRetries: 0,
+    });
+    const error = await client
+      .createOrder(INPUT, { idempotencyKey: 'k-1' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OrdersNetworkError);
+    expect(error).toMatchObject({
+      code: 'ECONNREFUSED',
+      message: `POST http://127.0.0.1:${port}/orders failed: ECONNREFUSED`,
+    });
   });
 
   it('backs off with full jitter when there is no Retry-After', async () => {

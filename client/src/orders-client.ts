@@ -1,5 +1,6 @@
 import {
   type ErrorDetail,
+  networkErrorCode,
   OrdersApiError,
   OrdersNetworkError,
 } from './errors.js';
@@ -239,11 +240,16 @@ export class OrdersClient {
       const timedOut = timeout.aborted;
       return {
         failure: new OrdersNetworkError(
-          timedOut
-            ? `no answer within ${this.settings.timeoutMs} ms`
-            : `request failed: ${String((error as Error)?.message ?? error)}`,
+          request.method,
+          `${this.baseUrl}${request.path}`,
+          timedOut ? 'ETIMEDOUT' : networkErrorCode(error),
           timedOut,
-          { cause: error },
+          {
+            cause: error,
+            detail: timedOut
+              ? `no answer within ${this.settings.timeoutMs} ms`
+              : undefined,
+          },
         ),
       };
     }
