@@ -31,7 +31,7 @@ function shopPage(api: string, token: string, key: string): string {
       location: r.headers.get('location'),
       replayed: r.headers.get('idempotent-replayed'),
       requestId: r.headers.get('x-request-id'),
-      rateLimit: r.headers.get('x-ratelimit-limit'),
+      rateLimit: r.headers.get('ratelimit-limit'),
     });
     (async () => {
       const first = await create();

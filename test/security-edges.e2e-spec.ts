@@ -23,6 +23,7 @@ describe('Rate limits a caller cannot step around', () => {
         TRUST_PROXY: '127.0.0.1',
         THROTTLE_LIMIT: '3',
         WEBHOOK_THROTTLE_LIMIT: '5',
+        HEALTH_THROTTLE_LIMIT: '4',
         REDIS_COMMAND_TIMEOUT_MS: '5000',
       },
     });
@@ -83,6 +84,44 @@ describe('Rate limits a caller cannot step around', () => {
     expect((await send(t.url, 'GET', '/orders', from(neighbour))).status).toBe(
       401,
     );
+  });
+
+  it('tells every limited answer its budget: RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset', async () => {
+    const prefix = freshPrefix();
+    const limits = (answer: Awaited<ReturnType<typeof send>>) => ({
+      status: answer.status,
+      limit: answer.headers.get('ratelimit-limit'),
+      remaining: answer.headers.get('ratelimit-remaining'),
+      reset: Number(answer.headers.get('ratelimit-reset')),
+    });
+    const api = await send(t.url, 'GET', '/orders', from(`${prefix}::1`));
+    expect(limits(api)).toEqual({
+      status: 401,
+      limit: '3',
+      remaining: '2',
+      reset: expect.any(Number),
+    });
+    expect(limits(api).reset).toBeGreaterThan(0);
+    const webhook = await send(t.url, 'POST', '/webhooks/payments', {
+      body: {},
+      ...from(`${prefix}::2`),
+    });
+    expect(limits(webhook)).toMatchObject({ limit: '5', remaining: '4' });
+    // Health probes have a budget of their own per address, too.
+    const probes = [];
+    for (let i = 0; i < 5; i++)
+      probes.push(
+        limits(await send(t.url, 'GET', '/health/live', from(`${prefix}::3`))),
+      );
+    expect(probes.map((p) => [p.status, p.remaining])).toEqual([
+      [200, '3'],
+      [200, '2'],
+      [200, '1'],
+      [200, '0'],
+      [429, null],
+    ]);
+    for (const answer of [api, webhook])
+      expect(answer.headers.get('ratelimit-limit-webhook')).toBeNull();
   });
 
   it('counts requests to unknown routes against the caller', async () => {

@@ -9,6 +9,7 @@ export { OrdersApiError, OrdersNetworkError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
 export {
   fullJitterDelayMs,
+  rateLimitedWaitMs,
   retryAfterMs,
   retryReasonOf,
 } from './retry-policy.js';

@@ -312,6 +312,22 @@ describe('OrdersClient retry policy (each row of client/README.md)', () => {
     expect(waits).toEqual([99, 199, 399, 499]);
   });
 
+  it('waits for RateLimit-Reset on a 429 without Retry-After', async () => {
+    const { client, waits } = clientWith(
+      [
+        envelope(429, 'TOO_MANY_REQUESTS', {
+          'ratelimit-limit': '300',
+          'ratelimit-remaining': '0',
+          'ratelimit-reset': '7',
+        }),
+        json(201, ORDER),
+      ],
+      { maxElapsedMs: 60_000 },
+    );
+    await client.createOrder(INPUT);
+    expect(waits).toEqual([7000]);
+  });
+
   it('caps a Retry-After at maxRetryAfterMs', async () => {
     const { client, waits } = clientWith(
       [

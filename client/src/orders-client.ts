@@ -7,6 +7,7 @@ import {
 import {
   fullJitterDelayMs,
   isRetryableStatus,
+  rateLimitedWaitMs,
   retryAfterMs,
   type RetryReason,
   retryReasonOf,
@@ -222,10 +223,10 @@ export class OrdersClient {
         },
       );
       if (response.ok) return { data: (await response.json()) as T, response };
-      const waitMs = retryAfterMs(
-        response.headers.get('retry-after'),
-        Date.now(),
-      );
+      const waitMs =
+        response.status === 429
+          ? rateLimitedWaitMs(response.headers, Date.now())
+          : retryAfterMs(response.headers.get('retry-after'), Date.now());
       return {
         failure: await apiError(response),
         status: response.status,

@@ -50,6 +50,20 @@ export function retryAfterMs(
 }
 
 /**
+ * How long a 429 asks the caller to wait: `Retry-After` when sent, else the window's end from
+ * `RateLimit-Reset` (whole seconds, the rate-limit fields the service sends on every limited answer).
+ */
+export function rateLimitedWaitMs(
+  headers: { get(name: string): string | null },
+  now: number,
+): number | undefined {
+  const retryAfter = retryAfterMs(headers.get('retry-after'), now);
+  if (retryAfter !== undefined) return retryAfter;
+  const reset = headers.get('ratelimit-reset')?.trim();
+  return reset && /^\d+$/.test(reset) ? Number(reset) * 1000 : undefined;
+}
+
+/**
  * Exponential backoff with full jitter ("Exponential Backoff and Jitter", AWS Architecture Blog):
  * a uniform wait in [0, min(maxDelayMs, baseDelayMs * 2^(attempt-1))). Spreading retries at random
  * keeps a crowd of clients that failed together from retrying together.

@@ -19,9 +19,9 @@ export const CORS_POLICY = {
     'idempotent-replayed',
     'retry-after',
     'x-request-id',
-    'x-ratelimit-limit',
-    'x-ratelimit-remaining',
-    'x-ratelimit-reset',
+    'ratelimit-limit',
+    'ratelimit-remaining',
+    'ratelimit-reset',
   ],
   /** Seconds a browser may reuse a preflight answer. */
   maxAge: 600,

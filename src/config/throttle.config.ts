@@ -13,4 +13,12 @@ export const throttleConfig = registerAs('throttle', () => ({
     min: 1,
     max: 1_000_000_000,
   }),
+  /**
+   * The health probes' budget per client address and window: far above what a load balancer's
+   * probes need (one a second each), so that only a flood from one address meets it.
+   */
+  healthLimit: optionalInt('HEALTH_THROTTLE_LIMIT', 1200, {
+    min: 1,
+    max: 1_000_000_000,
+  }),
 }));

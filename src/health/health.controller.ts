@@ -5,7 +5,7 @@ import {
   ApiProperty,
   ApiTags,
 } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
+import { ThrottleByAddress } from '../throttling/throttle-by-address.decorator';
 import { Public } from '../auth/public.decorator';
 import { ApiError, ErrorCode, ServiceUnavailableError } from '../common/errors';
 import { ReadinessService } from './readiness.service';
@@ -18,7 +18,7 @@ export class HealthStatusDto {
 
 @ApiTags('health')
 @Public()
-@SkipThrottle()
+@ThrottleByAddress('health')
 @Controller('health')
 export class HealthController {
   constructor(private readonly readiness: ReadinessService) {}

@@ -62,7 +62,7 @@ export class PaymentWebhooksController {
 
   @Post(PAYMENT_WEBHOOK_PATH.route)
   @Public()
-  @ThrottleByAddress()
+  @ThrottleByAddress('webhook')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Receive a payment event (exactly-once effect)',

@@ -2,24 +2,33 @@ import { applyDecorators, SetMetadata } from '@nestjs/common';
 import type { ExecutionContext } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 
-/** The named throttler of routes that callers reach without a token (the payment webhook). */
-export const ADDRESS_THROTTLER = 'address';
+/**
+ * The named throttlers of routes that callers reach without a token, each a budget per client
+ * address: the payment provider's webhook (WEBHOOK_THROTTLE_LIMIT) and the health probes
+ * (HEALTH_THROTTLE_LIMIT).
+ */
+export const ADDRESS_THROTTLERS = ['webhook', 'health'] as const;
+export type AddressThrottler = (typeof ADDRESS_THROTTLERS)[number];
+
 const THROTTLE_BY_ADDRESS = Symbol('throttle-by-address');
 
 /**
- * The route has a budget of its own per client address (WEBHOOK_THROTTLE_LIMIT per THROTTLE_TTL_MS),
- * instead of the API's per-user budget: a payment provider's bursts neither spend nor are spent by
+ * The route (or controller) has a budget of its own per client address instead of the API's per-user
+ * budget: a payment provider's bursts or a load balancer's probes neither spend nor are spent by
  * anyone else's.
  */
-export const ThrottleByAddress = () =>
+export const ThrottleByAddress = (throttler: AddressThrottler) =>
   applyDecorators(
     SkipThrottle({ default: true }),
-    SetMetadata(THROTTLE_BY_ADDRESS, true),
+    SetMetadata(THROTTLE_BY_ADDRESS, throttler),
   );
 
-/** The address throttler's skipIf: it counts only the routes marked @ThrottleByAddress(). */
-export function isNotThrottledByAddress(context: ExecutionContext): boolean {
-  return (
-    Reflect.getMetadata(THROTTLE_BY_ADDRESS, context.getHandler()) !== true
-  );
+/** The skipIf of an address throttler: it counts only the routes marked with its name. */
+export function skipUnless(
+  throttler: AddressThrottler,
+): (context: ExecutionContext) => boolean {
+  return (context) =>
+    (Reflect.getMetadata(THROTTLE_BY_ADDRESS, context.getHandler()) ??
+      Reflect.getMetadata(THROTTLE_BY_ADDRESS, context.getClass())) !==
+    throttler;
 }

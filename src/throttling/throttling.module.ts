@@ -7,10 +7,7 @@ import { throttleConfig } from '../config';
 import type { RedisScripting } from '../redis/redis-commander';
 import { REDIS_COMMANDER } from '../redis/redis.module';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
-import {
-  ADDRESS_THROTTLER,
-  isNotThrottledByAddress,
-} from './throttle-by-address.decorator';
+import { skipUnless } from './throttle-by-address.decorator';
 import {
   RATE_LIMITED_MESSAGE,
   UserThrottlerGuard,
@@ -30,10 +27,16 @@ import { UnmatchedRouteLimiter } from './unmatched-route.limiter';
         throttlers: [
           { name: 'default', ttl: throttle.ttlMs, limit: throttle.limit },
           {
-            name: ADDRESS_THROTTLER,
+            name: 'webhook',
             ttl: throttle.ttlMs,
             limit: throttle.webhookLimit,
-            skipIf: isNotThrottledByAddress,
+            skipIf: skipUnless('webhook'),
+          },
+          {
+            name: 'health',
+            ttl: throttle.ttlMs,
+            limit: throttle.healthLimit,
+            skipIf: skipUnless('health'),
           },
         ],
         errorMessage: RATE_LIMITED_MESSAGE,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { isIPv6 } from 'node:net';
 import { Reflector } from '@nestjs/core';
 import {
+  normalizeIp,
   InjectThrottlerOptions,
   InjectThrottlerStorage,
   ThrottlerGuard,
@@ -11,48 +11,34 @@ import type {
   ThrottlerStorage,
 } from '@nestjs/throttler';
 import { BearerTokenVerifier } from '../auth/bearer-token.verifier';
+import { ADDRESS_THROTTLERS } from './throttle-by-address.decorator';
 
 export type ThrottledRequest = {
   headers: Record<string, string | string[] | undefined>;
   ip?: string;
 };
 
-/** Whose budget a request spends: its user's, or, without a valid token, its address's. */
+/**
+ * Whose budget a request spends: its user's, or, without a valid token, its address's. An IPv6
+ * caller is keyed by its /64 (one customer's link: it cannot mint a fresh budget per address), with
+ * the throttler's own normalizeIp; IPv4 and IPv4-mapped IPv6 by the address.
+ */
 export function trackerOf(
   request: ThrottledRequest,
   tokens: BearerTokenVerifier,
 ): string {
   const subject = tokens.subjectOf(request);
-  return subject ? `user:${subject}` : `ip:${addressKey(request.ip ?? '')}`;
+  return subject ? `user:${subject}` : `ip:${normalizeIp(request.ip ?? '')}`;
 }
+
+export const RATE_LIMIT_HEADER_PREFIX = 'RateLimit';
+const NAMED_THROTTLER_SUFFIX = new RegExp(
+  `-(${ADDRESS_THROTTLERS.join('|')})$`,
+);
 
 /** What a caller over its budget reads: a sentence, not the library's class name. */
 export const RATE_LIMITED_MESSAGE =
   'Too many requests: wait for the time in Retry-After, then retry';
-
-/**
- * The rate-limit key of an anonymous caller's address. An IPv6 host gets a whole /64 (one customer's
- * link), so it cannot mint a fresh budget per address; IPv4 (and IPv4-mapped IPv6) is the address.
- */
-export function addressKey(ip: string): string {
-  if (!isIPv6(ip)) return ip;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1];
-  const [head, tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::')
-    ? [
-        ...left,
-        ...Array<string>(8 - left.length - right.length).fill('0'),
-        ...right,
-      ]
-    : left;
-  return `${groups
-    .slice(0, 4)
-    .map((group) => Number.parseInt(group, 16).toString(16))
-    .join(':')}::/64`;
-}
 
 /**
  * One budget per user across the API (THROTTLE_LIMIT per THROTTLE_TTL_MS); per client IP for
@@ -68,6 +54,23 @@ export class UserThrottlerGuard extends ThrottlerGuard {
     private readonly tokens: BearerTokenVerifier,
   ) {
     super(options, storage, reflector);
+  }
+
+  /**
+   * Rate-limit fields under the names of the IETF draft's earlier revisions, which clients and
+   * gateways widely read: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds), and
+   * `Retry-After` on 429. The library suffixes a named throttler's headers (`-webhook`); one throttler
+   * applies per route here, so its fields carry the plain names.
+   */
+  protected override headerPrefix = RATE_LIMIT_HEADER_PREFIX;
+
+  protected override setResponseHeader(
+    response: Record<string, unknown>,
+    name: string,
+    value: string | number,
+  ): void {
+    const plain = name.replace(NAMED_THROTTLER_SUFFIX, '');
+    super.setResponseHeader(response, plain, value);
   }
 
   protected override getTracker(request: ThrottledRequest): Promise<string> {

@@ -58,6 +58,8 @@ export function measuredAppEnv(options: {
     REDIS_URL: options.redisUrl,
     JWT_SECRET: options.jwtSecret,
     THROTTLE_LIMIT: '1000000000',
+    WEBHOOK_THROTTLE_LIMIT: '1000000000',
+    HEALTH_THROTTLE_LIMIT: '1000000000',
   };
 }
 
@@ -92,6 +94,8 @@ export async function startAppProcess(
       REDIS_URL: process.env.REDIS_URL,
       JWT_SECRET: process.env.JWT_SECRET,
       THROTTLE_LIMIT: process.env.THROTTLE_LIMIT,
+      WEBHOOK_THROTTLE_LIMIT: process.env.WEBHOOK_THROTTLE_LIMIT,
+      HEALTH_THROTTLE_LIMIT: process.env.HEALTH_THROTTLE_LIMIT,
       ...env,
     },
     stdio: ['ignore', options.discardStdout ? 'ignore' : 'pipe', 'pipe'],

@@ -73,6 +73,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     DB_MIGRATIONS_RUN: String(migrate),
     DB_CONNECT_TIMEOUT_MS: '1000',
     THROTTLE_LIMIT: '1000000',
+    HEALTH_THROTTLE_LIMIT: '1000000',
     // A killed instance's keys free themselves within 2 s (its retries get 409 until then).
     IDEMPOTENCY_LOCK_LEASE_MS: '2000',
     LOG_LEVEL: 'error',

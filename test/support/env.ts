@@ -16,3 +16,4 @@ process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 // Every suite calls from 127.0.0.1 and shares one Redis: only the rate-limit tests set a real limit.
 process.env.THROTTLE_LIMIT = '1000000000';
 process.env.WEBHOOK_THROTTLE_LIMIT = '1000000000';
+process.env.HEALTH_THROTTLE_LIMIT = '1000000000';
