@@ -125,11 +125,21 @@ describe('Health and API docs', () => {
       '415',
       '422',
       '429',
+      '500',
       '503',
     ]);
     expect(create.responses['201'].headers).toHaveProperty(
       'Idempotent-Replayed',
     );
+    // Every 2xx and 4xx answer documents the rate-limit fields the service sends.
+    for (const status of ['201', '400', '401', '409', '422', '429'])
+      expect(Object.keys(create.responses[status].headers as object)).toEqual(
+        expect.arrayContaining([
+          'RateLimit-Limit',
+          'RateLimit-Remaining',
+          'RateLimit-Reset',
+        ]),
+      );
     expect(
       create.responses['409'].content['application/json'].schema.properties
         .error.properties.code.enum,

@@ -5,6 +5,8 @@ import {
   SwaggerModule,
 } from '@nestjs/swagger';
 import { retrySemanticsTable } from '../common/retry-semantics';
+import { withServiceHeaders } from './service-headers';
+import { WEBHOOK_SIGNATURE_SCHEME } from './security-schemes';
 
 const API_DESCRIPTION = `
 Orders whose creation is always safe to retry.
@@ -23,20 +25,68 @@ After the retention window the key is forgotten and may be reused: it then makes
 `;
 
 /**
+ * Where the service is reached: behind the TLS-terminating proxy of its deployment. (An instance
+ * itself speaks plain HTTP: locally, http://localhost:3000.) The API is public, not internal.
+ */
+const SERVER = {
+  url: 'https://{host}',
+  description:
+    'Your deployment, behind its TLS-terminating proxy; a local instance answers plain HTTP on http://localhost:3000',
+  variables: {
+    host: {
+      default: 'orders.invalid',
+      description: 'Host (and port) of your deployment',
+    },
+  },
+  'x-internal': false,
+};
+
+/**
  * The OpenAPI document of the app's routes: served at /docs-json, and written to a file without a
- * database by write-openapi.ts (the client's types are generated from it).
+ * database by write-openapi.ts (the client's types are generated from it). It passes Redocly's
+ * recommended rules and Spectral's OpenAPI and OWASP rulesets (npm run lint:openapi), and its bounds
+ * are the ones the service enforces.
  */
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('orders')
     .setDescription(API_DESCRIPTION)
     .setVersion('1.0')
+    .setLicense(
+      'UNLICENSED',
+      'https://docs.npmjs.com/cli/configuring-npm/package-json#license',
+    )
+    .addTag(
+      'orders',
+      'Create, read, list and cancel your orders; every create is safe to retry',
+    )
+    .addTag('payments', "The payment provider's webhook (Standard Webhooks)")
+    .addTag(
+      'health',
+      'Liveness and readiness for load balancers and orchestrators (status only)',
+    )
     .addBearerAuth({
       type: 'http',
       scheme: 'bearer',
       bearerFormat: 'JWT',
-      description: 'HS256, claim sub = user id',
+      description:
+        'A JWT (RFC 7519) verified as RFC8725 (JWT Best Current Practices) asks: HS256 only (no `none`, ' +
+        'no algorithm from the token), `exp` required and at most JWT_MAX_LIFETIME_SECONDS after `iat`, ' +
+        '`nbf`/`iat` honoured with a small clock tolerance, `crit` refused, `iss`/`aud` checked when ' +
+        'configured; claim `sub` = user id.',
     })
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'webhook-signature',
+        description:
+          'Standard Webhooks: HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<raw body>` with a ' +
+          'PAYMENT_WEBHOOK_SECRETS secret, as `v1,<base64>`',
+      },
+      WEBHOOK_SIGNATURE_SCHEME,
+    )
     .build();
-  return SwaggerModule.createDocument(app, config);
+  config.servers = [SERVER];
+  return withServiceHeaders(SwaggerModule.createDocument(app, config));
 }

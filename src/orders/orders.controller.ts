@@ -16,6 +16,7 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -37,6 +38,12 @@ import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
 import { OrderPage, OrderView } from './dto/order.view';
 import { OrdersService } from './orders.service';
+
+/** An order's id: a UUID; anything else is answered 404 like an unknown id. */
+const ORDER_ID_PARAM = {
+  name: 'id',
+  schema: { type: 'string', format: 'uuid', minLength: 36, maxLength: 36 },
+} as const;
 
 const anyUuid = new ParseUUIDPipe({
   exceptionFactory: () => new OrderNotFoundError(),
@@ -106,10 +113,13 @@ export class OrdersController {
     description:
       'Created, or replayed for a retry (then with `Idempotent-Replayed: true`).',
     headers: {
-      Location: { description: '/orders/{id}', schema: { type: 'string' } },
+      Location: {
+        description: '/orders/{id}',
+        schema: { type: 'string', format: 'uri-reference', maxLength: 44 },
+      },
       'Idempotent-Replayed': {
         description: 'Present and "true" when this is a replay',
-        schema: { type: 'string' },
+        schema: { type: 'string', enum: ['true'] },
       },
     },
   })
@@ -154,7 +164,12 @@ export class OrdersController {
   }
 
   @Get()
-  @ApiOperation({ summary: "List the caller's orders, newest first" })
+  @ApiOperation({
+    summary: "List the caller's orders, newest first",
+    description:
+      'Keyset pages of at most `limit` orders (1-100, default 20); pass `nextCursor` as `cursor` for the ' +
+      'next page. A page deep in the list costs what the first does.',
+  })
   @ApiOkResponse({ type: OrderPage })
   @ApiError(
     400,
@@ -169,7 +184,13 @@ export class OrdersController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Read one of your orders' })
+  @ApiParam(ORDER_ID_PARAM)
+  @ApiOperation({
+    summary: 'Read one of your orders',
+    description:
+      "The order's current state. Another user's order, an unknown id and a malformed id all answer 404, " +
+      'so that ids cannot be probed.',
+  })
   @ApiOkResponse({ type: OrderView })
   @ApiError(
     404,
@@ -184,9 +205,13 @@ export class OrdersController {
   }
 
   @Delete(':id')
+  @ApiParam(ORDER_ID_PARAM)
   @ApiOperation({
     summary:
       'Cancel an order (idempotent: repeating it returns the same cancelled order)',
+    description:
+      'A created order becomes cancelled; a cancelled one is answered as it is; a paid one is refused (409: ' +
+      'refund it instead). Safe to retry without a key.',
   })
   @ApiOkResponse({ type: OrderView })
   @ApiError(

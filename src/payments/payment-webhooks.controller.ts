@@ -5,6 +5,7 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
@@ -20,6 +21,7 @@ import {
   ApiError,
   ErrorCode,
   InvalidJsonError,
+  RETRY_AFTER_HEADER,
   ValidationFailedError,
   WebhookSignatureInvalidError,
   WebhooksDisabledError,
@@ -33,7 +35,14 @@ import {
 } from './dto/payment-event.dto';
 import { PAYMENT_WEBHOOK_PATH } from './payment-webhook.route';
 import { PaymentsService, type VerifiedEvent } from './payments.service';
-import { WebhookVerifier } from './webhook-verifier';
+import {
+  WEBHOOK_ID,
+  WEBHOOK_SIGNATURE,
+  WEBHOOK_SIGNATURE_MAX_LENGTH,
+  WEBHOOK_TIMESTAMP,
+  WebhookVerifier,
+} from './webhook-verifier';
+import { WEBHOOK_SIGNATURE_SCHEME } from '../openapi/security-schemes';
 
 const SIGNATURE_SCHEME =
   'Standard Webhooks (https://www.standardwebhooks.com): `webhook-signature` holds space-separated ' +
@@ -75,17 +84,42 @@ export class PaymentWebhooksController {
     name: 'webhook-id',
     required: true,
     description: 'Unique per event (no `.`); redeliveries repeat it',
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      pattern: WEBHOOK_ID.source,
+    },
   })
   @ApiHeader({
     name: 'webhook-timestamp',
     required: true,
     description: 'Unix seconds of this delivery attempt',
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 10,
+      pattern: WEBHOOK_TIMESTAMP.source,
+    },
   })
   @ApiHeader({
     name: 'webhook-signature',
     required: true,
-    description: 'Space-separated `v1,<base64>` signatures',
+    description: 'Space-separated `v1,<base64>` signatures (at most 8)',
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: WEBHOOK_SIGNATURE_MAX_LENGTH,
+      pattern: WEBHOOK_SIGNATURE.source,
+    },
   })
+  @ApiSecurity(WEBHOOK_SIGNATURE_SCHEME)
+  @ApiError(
+    429,
+    [ErrorCode.TOO_MANY_REQUESTS],
+    'Over the per-address webhook budget (WEBHOOK_THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After.',
+    RETRY_AFTER_HEADER,
+  )
   @ApiBody({
     type: WebhookEnvelopeDto,
     examples: {

@@ -14,9 +14,12 @@ export const WEBHOOK_HEADERS = [
  * timestamp is Unix seconds as 1-10 digits: the library reads it with parseInt, which would accept
  * `<ts>abc` and `0<ts>.9`. A signature header holds a few `v1,<base64>` entries.
  */
-const WEBHOOK_ID = /^[\x21-\x2d\x2f-\x7e]{1,255}$/;
-const WEBHOOK_TIMESTAMP = /^[0-9]{1,10}$/;
-const WEBHOOK_SIGNATURE = /^[\x21-\x7e]{1,1024}(?: [\x21-\x7e]{1,1024}){0,7}$/;
+export const WEBHOOK_ID = /^[\x21-\x2d\x2f-\x7e]{1,255}$/;
+export const WEBHOOK_TIMESTAMP = /^[0-9]{1,10}$/;
+export const WEBHOOK_SIGNATURE =
+  /^[\x21-\x7e]{1,1024}(?: [\x21-\x7e]{1,1024}){0,7}$/;
+/** The longest signature header WEBHOOK_SIGNATURE accepts: 8 entries of 1,024 characters and 7 spaces. */
+export const WEBHOOK_SIGNATURE_MAX_LENGTH = 8 * 1024 + 7;
 
 /**
  * Verifies a delivery with the spec's own package (`standardwebhooks`): HMAC-SHA256 of

@@ -11,7 +11,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List the caller's orders, newest first */
+    /**
+     * List the caller's orders, newest first
+     * @description Keyset pages of at most `limit` orders (1-100, default 20); pass `nextCursor` as `cursor` for the next page. A page deep in the list costs what the first does.
+     */
     get: operations['OrdersController_list'];
     put?: never;
     /**
@@ -32,11 +35,17 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Read one of your orders */
+    /**
+     * Read one of your orders
+     * @description The order's current state. Another user's order, an unknown id and a malformed id all answer 404, so that ids cannot be probed.
+     */
     get: operations['OrdersController_findOne'];
     put?: never;
     post?: never;
-    /** Cancel an order (idempotent: repeating it returns the same cancelled order) */
+    /**
+     * Cancel an order (idempotent: repeating it returns the same cancelled order)
+     * @description A created order becomes cancelled; a cancelled one is answered as it is; a paid one is refused (409: refund it instead). Safe to retry without a key.
+     */
     delete: operations['OrdersController_cancel'];
     options?: never;
     head?: never;
@@ -50,7 +59,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Ready (200) or not (503): the same as /health/ready, kept for probes that use it */
+    /**
+     * Ready (200) or not (503): the same as /health/ready, kept for probes that use it
+     * @description Status only; the state of each dependency is on the admin port (GET /health/ready there).
+     */
     get: operations['HealthController_check'];
     put?: never;
     post?: never;
@@ -67,7 +79,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Liveness: the process answers (no I/O) */
+    /**
+     * Liveness: the process answers (no I/O)
+     * @description Stays 200 during a graceful shutdown, while readiness turns 503; never touches a dependency.
+     */
     get: operations['HealthController_live'];
     put?: never;
     post?: never;
@@ -84,7 +99,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Readiness: 200 when Postgres answers and no shutdown is under way, else 503. Status only: each dependency's state is on the admin port (GET /health/ready there) */
+    /**
+     * Readiness: 200 when Postgres answers and no shutdown is under way, else 503
+     * @description Status only: each dependency's state is on the admin port (GET /health/ready there). Redis is never required (the service is correct without it); a database without this build's schema is not ready.
+     */
     get: operations['HealthController_ready'];
     put?: never;
     post?: never;
@@ -121,9 +139,13 @@ export interface components {
     OrderItemDto: {
       /** @example ABC-1 */
       sku: string;
-      /** @example 2 */
+      /**
+       * Format: int32
+       * @example 2
+       */
       quantity: number;
       /**
+       * Format: int32
        * @description Integer cents
        * @example 1999
        */
@@ -148,6 +170,7 @@ export interface components {
       currency: string;
       items: components['schemas']['OrderItemDto'][];
       /**
+       * Format: int64
        * @description Sum of quantity x unitPriceCents, integer cents
        * @example 3998
        */
@@ -176,6 +199,7 @@ export interface components {
       /** Format: uuid */
       orderId: string;
       /**
+       * Format: int64
        * @description Integer cents
        * @example 3998
        */
@@ -240,6 +264,14 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -249,6 +281,14 @@ export interface operations {
       /** @description Bad limit or cursor. Codes: `VALIDATION_FAILED`, `INVALID_CURSOR`. */
       400: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -268,6 +308,14 @@ export interface operations {
       /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
       401: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -287,7 +335,15 @@ export interface operations {
       /** @description Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
       429: {
         headers: {
-          /** @description Whole seconds to wait before retrying */
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
           'Retry-After'?: number;
           [name: string]: unknown;
         };
@@ -305,9 +361,32 @@ export interface operations {
           };
         };
       };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description The database did not answer; retry later (same key for creates). Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -345,10 +424,18 @@ export interface operations {
       /** @description Created, or replayed for a retry (then with `Idempotent-Replayed: true`). */
       201: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           /** @description /orders/{id} */
           Location?: string;
           /** @description Present and "true" when this is a replay */
-          'Idempotent-Replayed'?: string;
+          'Idempotent-Replayed'?: 'true';
           [name: string]: unknown;
         };
         content: {
@@ -358,6 +445,14 @@ export interface operations {
       /** @description Bad header or body; nothing was stored, a corrected retry with the same key creates the order. Codes: `MISSING_IDEMPOTENCY_KEY`, `INVALID_IDEMPOTENCY_KEY`, `VALIDATION_FAILED`, `INVALID_JSON`. */
       400: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -381,6 +476,14 @@ export interface operations {
       /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
       401: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -400,7 +503,15 @@ export interface operations {
       /** @description The same request is still in flight; honour Retry-After. Codes: `IDEMPOTENCY_REQUEST_IN_PROGRESS`. */
       409: {
         headers: {
-          /** @description Whole seconds to wait before retrying */
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
           'Retry-After'?: number;
           [name: string]: unknown;
         };
@@ -421,6 +532,14 @@ export interface operations {
       /** @description Body over 64 KiB. Codes: `PAYLOAD_TOO_LARGE`. */
       413: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -440,6 +559,14 @@ export interface operations {
       /** @description Body is not application/json. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
       415: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -459,6 +586,14 @@ export interface operations {
       /** @description The key was already used for a different request. Codes: `IDEMPOTENCY_KEY_REUSED`. */
       422: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -478,7 +613,15 @@ export interface operations {
       /** @description Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
       429: {
         headers: {
-          /** @description Whole seconds to wait before retrying */
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
           'Retry-After'?: number;
           [name: string]: unknown;
         };
@@ -496,9 +639,32 @@ export interface operations {
           };
         };
       };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description The database did not answer; retry later (same key for creates). Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -530,6 +696,14 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -539,6 +713,14 @@ export interface operations {
       /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
       401: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -558,6 +740,14 @@ export interface operations {
       /** @description Unknown id, malformed id, or another user's order. Codes: `ORDER_NOT_FOUND`. */
       404: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -577,7 +767,15 @@ export interface operations {
       /** @description Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
       429: {
         headers: {
-          /** @description Whole seconds to wait before retrying */
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
           'Retry-After'?: number;
           [name: string]: unknown;
         };
@@ -595,9 +793,32 @@ export interface operations {
           };
         };
       };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description The database did not answer; retry later (same key for creates). Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -629,6 +850,14 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -638,6 +867,14 @@ export interface operations {
       /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
       401: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -657,6 +894,14 @@ export interface operations {
       /** @description Unknown id, malformed id, or another user's order. Codes: `ORDER_NOT_FOUND`. */
       404: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -676,6 +921,14 @@ export interface operations {
       /** @description The order is paid: it cannot be cancelled (refund it instead). Codes: `ORDER_ALREADY_PAID`. */
       409: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -695,7 +948,15 @@ export interface operations {
       /** @description Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
       429: {
         headers: {
-          /** @description Whole seconds to wait before retrying */
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
           'Retry-After'?: number;
           [name: string]: unknown;
         };
@@ -713,9 +974,32 @@ export interface operations {
           };
         };
       };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description The database did not answer; retry later (same key for creates). Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -745,15 +1029,75 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['HealthStatusDto'];
         };
       };
+      /** @description Over the per-address probe budget (HEALTH_THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
+      429: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'TOO_MANY_REQUESTS';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description Not ready. Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -783,10 +1127,68 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['HealthStatusDto'];
+        };
+      };
+      /** @description Over the per-address probe budget (HEALTH_THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
+      429: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'TOO_MANY_REQUESTS';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
         };
       };
     };
@@ -802,15 +1204,75 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['HealthStatusDto'];
         };
       };
+      /** @description Over the per-address probe budget (HEALTH_THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
+      429: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'TOO_MANY_REQUESTS';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description Not ready: Postgres does not answer, or a shutdown is under way. Codes: `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -833,7 +1295,7 @@ export interface operations {
     parameters: {
       query?: never;
       header: {
-        /** @description Space-separated `v1,<base64>` signatures */
+        /** @description Space-separated `v1,<base64>` signatures (at most 8) */
         'webhook-signature': string;
         /** @description Unix seconds of this delivery attempt */
         'webhook-timestamp': string;
@@ -851,6 +1313,14 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -860,6 +1330,14 @@ export interface operations {
       /** @description The signature held but the body is not a well-formed event. Codes: `VALIDATION_FAILED`, `INVALID_JSON`. */
       400: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -879,6 +1357,14 @@ export interface operations {
       /** @description Missing, malformed or wrong signature headers, an unknown signature version, or a timestamp more than 5 minutes off: no effect, and one answer for all of them (checked before the body is parsed, whatever its type). Codes: `WEBHOOK_SIGNATURE_INVALID`. */
       401: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -898,6 +1384,14 @@ export interface operations {
       /** @description Body over 64 KiB. Codes: `PAYLOAD_TOO_LARGE`. */
       413: {
         headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -914,9 +1408,61 @@ export interface operations {
           };
         };
       };
+      /** @description Over the per-address webhook budget (WEBHOOK_THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
+      429: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'TOO_MANY_REQUESTS';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
       /** @description PAYMENT_WEBHOOK_SECRETS is not set, or the database did not answer (the event had no effect; redeliver it). Codes: `WEBHOOKS_DISABLED`, `SERVICE_UNAVAILABLE`. */
       503: {
         headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
         };
         content: {

@@ -44,8 +44,8 @@ const FASTIFY_ERRORS: Record<
 
 /** Every error body is bounded: at most this many details, each text cut to a few hundred characters. */
 export const MAX_ERROR_DETAILS = 20;
-const MAX_MESSAGE_LENGTH = 300;
-const MAX_DETAIL_TEXT_LENGTH = 200;
+export const MAX_MESSAGE_LENGTH = 300;
+export const MAX_DETAIL_TEXT_LENGTH = 200;
 
 function cut(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;

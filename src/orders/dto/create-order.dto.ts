@@ -21,7 +21,13 @@ export class OrderItemDto {
   @Length(1, 64)
   sku: string;
 
-  @ApiProperty({ type: 'integer', example: 2, minimum: 1, maximum: 1000 })
+  @ApiProperty({
+    type: 'integer',
+    format: 'int32',
+    example: 2,
+    minimum: 1,
+    maximum: 1000,
+  })
   @IsInt()
   @Min(1)
   @Max(1000)
@@ -29,6 +35,7 @@ export class OrderItemDto {
 
   @ApiProperty({
     type: 'integer',
+    format: 'int32',
     example: 1999,
     minimum: 0,
     maximum: 1_000_000_000,
@@ -44,6 +51,8 @@ export class CreateOrderDto {
   @ApiProperty({
     example: 'USD',
     pattern: '^[A-Z]{3}$',
+    minLength: 3,
+    maxLength: 3,
     description: 'ISO 4217 code, 3 uppercase letters',
   })
   @IsString()

@@ -12,6 +12,7 @@ import {
 export class ListOrdersQuery {
   @ApiPropertyOptional({
     type: 'integer',
+    format: 'int32',
     minimum: 1,
     maximum: 100,
     default: 20,
@@ -26,6 +27,7 @@ export class ListOrdersQuery {
 
   @ApiPropertyOptional({
     description: 'Opaque: the nextCursor of the previous page',
+    maxLength: 200,
   })
   @IsOptional()
   @IsString()

@@ -4,34 +4,44 @@ import { OrderItemDto } from './create-order.dto';
 
 /** The order as the API shows it. */
 export class OrderView {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', minLength: 36, maxLength: 36 })
   id: string;
 
   @ApiProperty({ enum: ['created', 'cancelled', 'paid'] })
   status: OrderStatus;
 
-  @ApiProperty({ example: 'USD' })
+  @ApiProperty({
+    example: 'USD',
+    pattern: '^[A-Z]{3}$',
+    minLength: 3,
+    maxLength: 3,
+  })
   currency: string;
 
-  @ApiProperty({ type: [OrderItemDto] })
+  @ApiProperty({ type: [OrderItemDto], minItems: 1, maxItems: 100 })
   items: OrderItemDto[];
 
   @ApiProperty({
     type: 'integer',
+    format: 'int64',
+    minimum: 0,
+    // 100 items of 1,000 at 1,000,000,000 cents each: the most an order can total.
+    maximum: 100_000_000_000_000,
     description: 'Sum of quantity x unitPriceCents, integer cents',
     example: 3998,
   })
   totalCents: number;
 
-  @ApiProperty({ type: String, nullable: true })
+  @ApiProperty({ type: String, nullable: true, maxLength: 500 })
   note: string | null;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', maxLength: 24 })
   createdAt: string;
 
   @ApiProperty({
     type: String,
     format: 'date-time',
+    maxLength: 24,
     nullable: true,
     description: 'When a payment webhook paid it; null while unpaid',
   })
@@ -39,12 +49,13 @@ export class OrderView {
 }
 
 export class OrderPage {
-  @ApiProperty({ type: [OrderView] })
+  @ApiProperty({ type: [OrderView], maxItems: 100 })
   data: OrderView[];
 
   @ApiProperty({
     type: String,
     nullable: true,
+    maxLength: 200,
     description: 'Pass as `cursor` for the next page; null on the last',
   })
   nextCursor: string | null;

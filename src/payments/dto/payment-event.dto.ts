@@ -8,6 +8,7 @@ import {
   Length,
   Matches,
   Max,
+  MaxLength,
   Min,
 } from 'class-validator';
 
@@ -24,13 +25,15 @@ export class PaymentDataDto {
   @Length(1, 128)
   paymentId: string;
 
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', minLength: 36, maxLength: 36 })
   @IsUUID()
   orderId: string;
 
   @ApiProperty({
     type: 'integer',
+    format: 'int64',
     minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
     example: 3998,
     description: 'Integer cents',
   })
@@ -39,7 +42,12 @@ export class PaymentDataDto {
   @Max(Number.MAX_SAFE_INTEGER)
   amountCents: number;
 
-  @ApiProperty({ example: 'USD', pattern: '^[A-Z]{3}$' })
+  @ApiProperty({
+    example: 'USD',
+    pattern: '^[A-Z]{3}$',
+    minLength: 3,
+    maxLength: 3,
+  })
   @IsString()
   @Matches(/^[A-Z]{3}$/, { message: 'currency must be 3 uppercase letters' })
   currency: string;
@@ -50,13 +58,20 @@ export class WebhookEnvelopeDto {
   @ApiProperty({
     example: 'payment.succeeded',
     description: `${PAYMENT_EVENT_TYPES.join(' or ')}; other types are acknowledged with outcome "ignored"`,
+    minLength: 1,
+    maxLength: 128,
   })
   @IsString()
   @Length(1, 128)
   type: string;
 
-  @ApiProperty({ format: 'date-time', example: '2026-11-29T12:00:00Z' })
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-11-29T12:00:00Z',
+    maxLength: 40,
+  })
   @IsISO8601({ strict: true })
+  @MaxLength(40)
   timestamp: string;
 
   @ApiProperty({ type: PaymentDataDto })
