@@ -1,5 +1,5 @@
 import { chaosTable, runChaos } from './support/chaos';
-import { testRedisUrl } from './support/test-env';
+import { startRedisServer } from './support/redis-server';
 
 /**
  * The client's half of "retry is always safe", proven end to end: thousands of logical orders through
@@ -8,16 +8,18 @@ import { testRedisUrl } from './support/test-env';
  */
 describe('@orders/client under chaos (3 instances of the production build)', () => {
   it('turns 2,000 logical orders into exactly 2,000 rows, each the order its call resolved with', async () => {
+    // A redis-server of its own: the run flushes and cuts it, which no other suite may feel.
+    const redis = await startRedisServer();
     const report = await runChaos({
       databaseUrl: process.env.DATABASE_URL!,
-      redisUrl: testRedisUrl(2),
+      redisUrl: redis.url,
       jwtSecret: process.env.JWT_SECRET!,
       logicalOrders: 2000,
       clients: 40,
       seed: 20261129,
       dropRequests: 0.05,
       dropAnswers: 0.05,
-    });
+    }).finally(() => redis.stop());
     console.log(chaosTable(report));
     expect(report.gaveUp).toEqual([]);
     expect(report.mismatches).toEqual([]);

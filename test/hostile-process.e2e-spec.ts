@@ -72,8 +72,13 @@ describe('bodies built to make huge validation errors', () => {
   });
 });
 
-describe('a Redis that stops answering but keeps its connections open, for 60 s under load', () => {
-  const STALL_MS = 60_000;
+/**
+ * How long Redis stays silent: 15 s in `npm test` (fifteen background probes of the open circuit, the
+ * heap sampled a dozen times), the full 60 s in `npm run test:long` (TEST_REDIS_STALL_MS=60000).
+ */
+const STALL_MS = Number(process.env.TEST_REDIS_STALL_MS ?? 15_000);
+
+describe(`a Redis that stops answering but keeps its connections open, for ${STALL_MS / 1000} s under load`, () => {
   const redis = createClient({ url: process.env.REDIS_URL });
   const db = new Client({ connectionString: process.env.DATABASE_URL });
   let proxy: TcpProxy;
@@ -140,7 +145,7 @@ describe('a Redis that stops answering but keeps its connections open, for 60 s 
         const answers = await Promise.all(batch.map(create));
         for (const { status } of answers)
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        if (Date.now() - sampled > 5000) {
+        if (Date.now() - sampled > STALL_MS / 12) {
           heapSamples.push(await heapUsed(app));
           sampled = Date.now();
         }
@@ -154,7 +159,8 @@ describe('a Redis that stops answering but keeps its connections open, for 60 s 
 
       expect(app.child.exitCode).toBeNull();
       expect(Object.fromEntries(statuses)).toEqual({ 201: keys.length });
-      expect(keys.length).toBeGreaterThan(500);
+      // At least a sixth of the nominal 50 a second, whatever the machine's load.
+      expect(keys.length).toBeGreaterThan(STALL_MS / 120);
       const rows = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM orders WHERE user_id = $1',
         [user],

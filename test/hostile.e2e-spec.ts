@@ -5,6 +5,8 @@ import { ThrottlerStorage } from '@nestjs/throttler';
 import { RedisThrottlerStorage } from '../src/throttling/redis-throttler.storage';
 import { rawBody, rawHttp } from './support/raw-http';
 import { RedisServer, startRedisServer } from './support/redis-server';
+import { createOwnDatabase } from './support/own-database';
+import type { ScratchDatabase } from './support/scratch-database';
 import { TcpProxy } from './support/tcp-proxy';
 import {
   countOrders,
@@ -318,18 +320,24 @@ describe('Slow senders and connection floods', () => {
 
 describe('A locked orders table (what a non-concurrent CREATE INDEX does)', () => {
   let t: TestApp;
+  // A database of its own: the lock must not hold up the suites running beside this one.
+  let database: ScratchDatabase;
   // Long statement and pool timeouts: only lock_timeout can make the blocked writes give up early.
-  beforeAll(
-    async () =>
-      (t = await createTestApp({
-        env: {
-          DB_POOL_SIZE: '5',
-          DB_STATEMENT_TIMEOUT_MS: '20000',
-          DB_CONNECT_TIMEOUT_MS: '20000',
-        },
-      })),
-  );
-  afterAll(() => t.close());
+  beforeAll(async () => {
+    database = await createOwnDatabase('locked_table');
+    t = await createTestApp({
+      env: {
+        DATABASE_URL: database.url,
+        DB_POOL_SIZE: '5',
+        DB_STATEMENT_TIMEOUT_MS: '20000',
+        DB_CONNECT_TIMEOUT_MS: '20000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await database.drop();
+  });
 
   it('fails writes fast with 503, keeps reads and readiness up, and loses nothing', async () => {
     const user = newUser();
@@ -339,7 +347,7 @@ describe('A locked orders table (what a non-concurrent CREATE INDEX does)', () =
 
     const locker = new DataSource({
       type: 'postgres',
-      url: process.env.DATABASE_URL,
+      url: database.url,
     });
     await locker.initialize();
     const runner = locker.createQueryRunner();

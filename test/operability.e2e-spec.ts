@@ -6,15 +6,13 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { DataSource } from 'typeorm';
-import { readDatabaseConfig } from '../src/config/database.config';
-import { buildTypeOrmOptions } from '../src/database/typeorm-options';
 import {
   freePort,
   startAppProcess,
   type AppProcess,
 } from './support/app-process';
 import { rawBody } from './support/raw-http';
+import { migrate } from './support/own-database';
 import { createScratchDatabase } from './support/scratch-database';
 import { TcpProxy } from './support/tcp-proxy';
 import { createTestApp, send } from './support/test-app';
@@ -296,22 +294,6 @@ describe('Shutdown while Redis has not answered yet', () => {
     }
   });
 });
-
-/** Applies every migration to the database at `url`, as the global setup does for the run's own. */
-async function migrate(url: string): Promise<void> {
-  const dataSource = new DataSource(
-    buildTypeOrmOptions({
-      ...readDatabaseConfig({ DATABASE_URL: url }),
-      migrationsRun: false,
-    }),
-  );
-  await dataSource.initialize();
-  try {
-    await dataSource.runMigrations();
-  } finally {
-    await dataSource.destroy();
-  }
-}
 
 /** True when the app still accepts a new connection. */
 function sendable(url: string): Promise<boolean> {

@@ -18,6 +18,8 @@ import {
   tokenFor,
 } from './support/test-app';
 import { testDatabaseUrl } from './support/test-env';
+import { createOwnDatabase } from './support/own-database';
+import type { ScratchDatabase } from './support/scratch-database';
 
 /**
  * The app through a stock PgBouncer 1.18 in transaction mode (DB_POOLER=transaction): no startup
@@ -31,22 +33,28 @@ describe('Through PgBouncer in transaction mode', () => {
   let t: TestApp;
   let direct: Client;
   let database: string;
+  // A database of its own: the app sets role defaults for it (through the pooler), which the suites
+  // running beside this one must not get.
+  let own: ScratchDatabase;
+  let url: string;
 
   beforeAll(async () => {
+    own = await createOwnDatabase('pgbouncer');
+    url = own.url;
     expect(pgBouncerVersion()).toMatch(/PgBouncer 1\./);
     await redis.connect();
-    postgres = await TcpProxy.start(process.env.DATABASE_URL!);
+    postgres = await TcpProxy.start(url);
     bouncer = await PgBouncer.start('127.0.0.1', postgres.port);
     t = await createTestApp({
       env: {
-        DATABASE_URL: bouncer.urlFor(process.env.DATABASE_URL!),
+        DATABASE_URL: bouncer.urlFor(url),
         DB_POOLER: 'transaction',
         DB_CONNECT_TIMEOUT_MS: '1000',
       },
     });
-    direct = new Client({ connectionString: process.env.DATABASE_URL });
+    direct = new Client({ connectionString: url });
     await direct.connect();
-    database = new URL(process.env.DATABASE_URL!).pathname.slice(1);
+    database = new URL(url).pathname.slice(1);
   });
   afterAll(async () => {
     postgres.restore();
@@ -59,6 +67,7 @@ describe('Through PgBouncer in transaction mode', () => {
     await bouncer.stop();
     await postgres.close();
     await redis.quit();
+    await own.drop();
   });
 
   const countOrders = (user: string) => countOrdersOf(t, user);
@@ -96,7 +105,7 @@ describe('Through PgBouncer in transaction mode', () => {
       { length: 10 },
       () =>
         new Client({
-          connectionString: bouncer.urlFor(process.env.DATABASE_URL!),
+          connectionString: bouncer.urlFor(url),
         }),
     );
     await Promise.all(clients.map((client) => client.connect()));

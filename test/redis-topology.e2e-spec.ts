@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import { createOwnDatabase } from './support/own-database';
+import type { ScratchDatabase } from './support/scratch-database';
 import { storageKeyFor } from '../src/idempotency';
 import { readMetric } from './support/app-metrics';
 import { type AppProcess, startAppProcess } from './support/app-process';
@@ -51,25 +53,30 @@ function describeTopology(
     let topology: Topology & { stop(): Promise<void> };
     let apps: AppProcess[] = [];
     let db: Client;
+    // A database of its own: the test locks the orders table, which must not hold up other suites.
+    let database: ScratchDatabase;
 
     beforeAll(async () => {
+      database = await createOwnDatabase(`topology_${name.toLowerCase()}`);
       topology = await start();
       apps = await Promise.all(
         [0, 1, 2].map(() =>
           startAppProcess({
             ...topology.env,
+            DATABASE_URL: database.url,
             DB_LOCK_TIMEOUT_MS: '0',
             REDIS_CIRCUIT_COOLDOWN_MS: '250',
           }),
         ),
       );
-      db = new Client({ connectionString: process.env.DATABASE_URL });
+      db = new Client({ connectionString: database.url });
       await db.connect();
     }, 60_000);
     afterAll(async () => {
       await Promise.all(apps.map((app) => app.stop()));
       await db?.end();
       await topology?.stop();
+      await database?.drop();
     });
 
     const countOrders = async (user: string) =>
