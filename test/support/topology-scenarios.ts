@@ -1,30 +1,24 @@
 import { Client } from 'pg';
-import { createOwnDatabase } from './support/own-database';
-import type { ScratchDatabase } from './support/scratch-database';
-import { storageKeyFor } from '../src/idempotency';
-import { readMetric } from './support/app-metrics';
-import { type AppProcess, startAppProcess } from './support/app-process';
-import {
-  nodeCommand,
-  type RedisCluster,
-  type SentinelSet,
-  startRedisCluster,
-  startSentinelSet,
-} from './support/redis-topology';
+import { createOwnDatabase } from './own-database';
+import type { ScratchDatabase } from './scratch-database';
+import { storageKeyFor } from '../../src/idempotency';
+import { readMetric } from './app-metrics';
+import { type AppProcess, startAppProcess } from './app-process';
+import { nodeCommand } from './redis-topology';
 import {
   expectOneOrderFrom,
   newUser,
   send,
   tokenFor,
   validOrder,
-} from './support/test-app';
-import { until } from './support/until';
+} from './test-app';
+import { until } from './until';
 
 const REPLAYED_FROM_REDIS =
   'orders_idempotency_outcomes_total{outcome="replayed"}';
 
 /** What each topology gives the shared scenarios. */
-interface Topology {
+export interface Topology {
   env: Record<string, string>;
   /** Kills the master serving `storageKey` (its replica takes over) and returns its port. */
   killMasterOf(storageKey: string): Promise<number>;
@@ -45,7 +39,7 @@ const post = (
  * from the machine's redis-server: the core idempotency contract, then a failover in the middle of
  * a burst, with the time until the fast path (a replay served from Redis) is back.
  */
-function describeTopology(
+export function describeTopology(
   name: string,
   start: () => Promise<Topology & { stop(): Promise<void> }>,
 ) {
@@ -211,37 +205,3 @@ function describeTopology(
     }, 60_000);
   });
 }
-
-describeTopology('Cluster', async () => {
-  const cluster: RedisCluster = await startRedisCluster(3);
-  return {
-    env: { REDIS_MODE: 'cluster', REDIS_URL: cluster.url },
-    masterOf: (key) => cluster.masterFor(key),
-    servedBy: async (key, port) => (await cluster.masterFor(key)) === port,
-    killMasterOf: async (key) => {
-      const port = await cluster.masterFor(key);
-      await cluster.nodes.find((node) => node.port === port)!.stop();
-      return port;
-    },
-    stop: () => cluster.stop(),
-  };
-});
-
-describeTopology('Sentinel', async () => {
-  const set: SentinelSet = await startSentinelSet();
-  return {
-    env: {
-      REDIS_MODE: 'sentinel',
-      REDIS_URL: set.url,
-      REDIS_SENTINEL_MASTER: set.masterName,
-    },
-    masterOf: () => set.currentMasterPort(),
-    servedBy: () => Promise.resolve(true),
-    killMasterOf: async () => {
-      const port = await set.currentMasterPort();
-      await (port === set.master.port ? set.master : set.replica).stop();
-      return port;
-    },
-    stop: () => set.stop(),
-  };
-});
