@@ -1,6 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { createClient, createCluster, createSentinel, RESP_TYPES } from 'redis';
+import {
+  createClient,
+  createCluster,
+  createSentinel,
+  DisconnectsClientError,
+  RESP_TYPES,
+} from 'redis';
 import type { redisConfig } from '../config';
 import type {
   RedisArgument,
@@ -89,6 +95,8 @@ export function openRedisConnection(config: RedisConfig): RedisConnection {
         : { mode: 'standalone', client: standalone(config) };
   let healthy = true;
   connection.client.on('error', (error: Error) => {
+    // Our own destroy (a circuit reset, the shutdown) is no news from Redis.
+    if (error instanceof DisconnectsClientError) return;
     if (healthy && !closing.has(connection))
       logger.warn(
         `Redis connection error (reconnecting in the background): ${error.message}`,
@@ -194,7 +202,11 @@ const closing = new WeakSet<RedisConnection>();
 function connect(connection: RedisConnection, failure: string): void {
   void (connection.client.connect() as Promise<unknown>).catch(
     (error: Error) => {
-      if (!closing.has(connection)) logger.warn(`${failure}: ${error.message}`);
+      if (
+        !closing.has(connection) &&
+        !(error instanceof DisconnectsClientError)
+      )
+        logger.warn(`${failure}: ${error.message}`);
     },
   );
 }
