@@ -23,7 +23,8 @@ describe('Start-up failures name the fix: one line, exit 1, no stack trace', () 
         DB_MIGRATIONS_RUN: 'false',
         ...env,
       },
-      timeout: 20_000,
+      // Generous: on a loaded machine a start that fails after three connect attempts takes its time.
+      timeout: 60_000,
     }).then(
       () => ({ code: 0, stderr: '', stdout: '' }),
       (error: { code: number; stdout: string; stderr: string }) => error,
@@ -98,7 +99,7 @@ describe('Start-up failures name the fix: one line, exit 1, no stack trace', () 
     } finally {
       await new Promise((done) => silent.close(done));
     }
-  });
+  }, 90_000);
 
   it('no .env and no variables: says to copy .env.example', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'orders-no-env-'));
