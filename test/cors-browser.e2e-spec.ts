@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import { CORS_POLICY } from '../src/common/cors';
+import { renderedDom } from './support/chromium';
 import {
   createTestApp,
   newUser,
@@ -12,9 +10,6 @@ import {
   tokenFor,
   validOrder,
 } from './support/test-app';
-
-const run = promisify(execFile);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The shop's page: creates, replays and cancels an order on the API, and writes what it read. */
 function shopPage(api: string, token: string, key: string): string {
@@ -72,32 +67,16 @@ describe('CORS from a real browser on another origin', () => {
   });
 
   it('creates, replays and cancels an order, reading Location, Idempotent-Replayed, X-Request-Id and the rate limit', async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`,
-      );
     const apiPort = new URL(t.url).port;
     page = shopPage(
       `http://orders.test:${apiPort}`,
       tokenFor(newUser()),
       randomUUID(),
     );
-    const { stdout } = await run(
-      CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--host-resolver-rules=MAP orders.test 127.0.0.1, MAP shop.test 127.0.0.1',
-        '--virtual-time-budget=15000',
-        '--dump-dom',
-        `http://shop.test:${shopPort}/`,
-      ],
-      { timeout: 25_000, maxBuffer: 16 * 1024 * 1024 },
-    );
+    const stdout = await renderedDom(`http://shop.test:${shopPort}/`, [
+      'orders.test',
+      'shop.test',
+    ]);
     const text = /<pre id="out">([^<]*)<\/pre>/.exec(stdout)?.[1] ?? stdout;
     const result = JSON.parse(text.replace(/&amp;/g, '&'));
     expect(result.first).toMatchObject({
