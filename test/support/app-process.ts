@@ -132,7 +132,9 @@ export async function startAppProcess(
       return exited;
     },
   };
-  const deadline = Date.now() + 20000;
+  // Generous: three instances booting at once beside three Jest workers and a hogged core took over
+  // 20 s once. A start that fails says so sooner (the process exits).
+  const deadline = Date.now() + 45_000;
   let running = true;
   void exited.then(() => (running = false));
   while (running && Date.now() < deadline) {
