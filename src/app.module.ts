@@ -78,6 +78,8 @@ import type { RedisScripting } from './redis/redis-commander';
         lockLeaseMs: config.lockLeaseMs,
         storageTimeoutMs: redisSettings.commandTimeoutMs,
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
+        // A replay sends the first answer's Location (creates) and ETag (every order answer).
+        storedHeaders: ['location', 'etag'],
         storage: new RedisIdempotencyStorage(redis, {
           sampleResponse: SAMPLE_CREATED_ORDER,
           compressResponses: config.compressResponses,

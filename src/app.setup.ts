@@ -37,6 +37,8 @@ import {
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+/** RFC 7396's media type: JSON, meaningful only as a PATCH body. */
+const MERGE_PATCH_CONTENT_TYPE = /^application\/merge-patch\+json\s*(;|$)/i;
 const DOCS_PREFIX = '/docs';
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -79,15 +81,22 @@ export function createFastifyAdapter(
   });
 }
 
-function hasNonJsonBody(
-  headers: Record<string, string | string[] | undefined>,
-): boolean {
+function hasNonJsonBody(request: {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+}): boolean {
+  const { headers } = request;
   const length = headers['content-length'];
   const hasBody =
     (length !== undefined && length !== '0') ||
     headers['transfer-encoding'] !== undefined;
   const type = headers['content-type'];
-  return hasBody && !(typeof type === 'string' && JSON_CONTENT_TYPE.test(type));
+  if (!hasBody) return false;
+  if (typeof type !== 'string') return true;
+  return !(
+    JSON_CONTENT_TYPE.test(type) ||
+    (request.method === 'PATCH' && MERGE_PATCH_CONTENT_TYPE.test(type))
+  );
 }
 
 /**
@@ -149,7 +158,7 @@ export async function configureApp(
     if (!route?.startsWith(DOCS_PREFIX))
       reply.header('cache-control', 'no-store');
     // A JSON API: any other body type is refused before it is parsed (a raw route reads its own).
-    if (!RAW_BODY_ROUTES.has(route ?? '') && hasNonJsonBody(request.headers))
+    if (!RAW_BODY_ROUTES.has(route ?? '') && hasNonJsonBody(request))
       return done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE());
     if (route !== undefined) return done();
     unmatchedRoutes.hit(request).then(

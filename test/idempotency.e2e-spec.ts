@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { CreateOrderDto } from '../src/orders/dto/create-order.dto';
 import { OrdersService } from '../src/orders/orders.service';
-import type { OrderView } from '../src/orders/dto/order.view';
+import type { OrderRevision } from '../src/orders/orders.sql';
 import {
   EntryCodec,
   type CompletedEntry,
@@ -23,37 +23,21 @@ import {
   idempotencyRedisKey,
   readIdempotencyEntry,
 } from './support/test-app';
+import { Gate } from './support/gate';
 import { testRedisUrl } from './support/test-env';
 
-/** Test seam: holds a create in flight until the test lets it go (no sleeps, no races). */
+const creates = new Gate();
+
+/** Test seam: holds a create in flight while the test looks at it. */
 @Injectable()
 class HeldOrdersService extends OrdersService {
-  static held?: { entered: () => void; release: Promise<void> };
-
   override async create(
     userId: string,
     dto: CreateOrderDto,
     idem: IdempotencyContext,
-  ): Promise<OrderView> {
-    const held = HeldOrdersService.held;
-    if (held) {
-      HeldOrdersService.held = undefined;
-      held.entered();
-      await held.release;
-    }
+  ): Promise<OrderRevision> {
+    await creates.pass();
     return super.create(userId, dto, idem);
-  }
-
-  /** Resolves once the next create is inside the service; call the returned function to let it finish. */
-  static holdNext(): Promise<() => void> {
-    let release!: () => void;
-    const releasePromise = new Promise<void>((resolve) => (release = resolve));
-    return new Promise((resolve) => {
-      HeldOrdersService.held = {
-        entered: () => resolve(release),
-        release: releasePromise,
-      };
-    });
   }
 }
 
@@ -107,7 +91,7 @@ describe('Idempotency over HTTP with real Postgres and Redis', () => {
   it('answers 409 with Retry-After while the first request is held in flight, then replays it', async () => {
     const user = newUser();
     const token = tokenFor(user);
-    const holding = HeldOrdersService.holdNext();
+    const holding = creates.holdNext();
     const first = create(token, 'held-1');
     const release = await holding;
     const duplicate = await create(token, 'held-1');
@@ -132,7 +116,7 @@ describe('Idempotency over HTTP with real Postgres and Redis', () => {
   it("answers Retry-After with the rest of the lease when the lock's owner has stopped renewing", async () => {
     const user = newUser();
     const token = tokenFor(user);
-    const holding = HeldOrdersService.holdNext();
+    const holding = creates.holdNext();
     const first = create(token, 'live-owner');
     const release = await holding;
     // An orphan: the live lock's entry (same fingerprint) under another key, which no one renews,
@@ -429,12 +413,12 @@ describe('A request still running past IDEMPOTENCY_LOCK_TTL_MS (late finisher)',
     const token = tokenFor(user);
     const create = () => createOrder(t, token, 'late');
 
-    const enteredLate = HeldOrdersService.holdNext();
+    const enteredLate = creates.holdNext();
     const pendingLate = create();
     const releaseLate = await enteredLate;
     await sleep(1300); // the late request's lock reached its TTL and lapsed
 
-    const enteredRetry = HeldOrdersService.holdNext();
+    const enteredRetry = creates.holdNext();
     const pendingRetry = create();
     const releaseRetry = await enteredRetry; // the retry claimed the key
     expect((await create()).status).toBe(409);

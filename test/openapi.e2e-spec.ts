@@ -38,7 +38,7 @@ type Document = {
 };
 
 /** The order "Try it out" would send them in: creates first, so later calls have an id; deletes last. */
-const METHOD_ORDER = ['post', 'get', 'delete'];
+const METHOD_ORDER = ['post', 'get', 'patch', 'delete'];
 
 describe('OpenAPI document: every documented example works as written', () => {
   let t: TestApp;
@@ -165,6 +165,7 @@ describe('OpenAPI document: every documented example works as written', () => {
         'post /orders',
         'get /orders',
         'get /orders/{id}',
+        'patch /orders/{id}',
         'delete /orders/{id}',
         'get /health/ready',
         'post /webhooks/payments',

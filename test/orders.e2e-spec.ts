@@ -34,6 +34,7 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
         items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
         totalCents: 3998,
         note: 'leave at the door',
+        metadata: {},
         createdAt: expect.stringMatching(
           /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
         ),
@@ -42,6 +43,7 @@ describe('Orders API (HTTP, real Postgres and Redis)', () => {
       expect(response.headers.get('location')).toBe(
         `/orders/${response.body.id}`,
       );
+      expect(response.headers.get('etag')).toBe('"1"');
       expect(response.headers.get('idempotent-replayed')).toBeNull();
       expect(await countOrders(user)).toBe(1);
       expect(response.headers.get('server-timing')).toMatch(

@@ -1,7 +1,9 @@
 export { OrdersClient } from './orders-client.js';
 export type {
   CallOptions,
+  CancelOrderOptions,
   CreateOrderOptions,
+  UpdateOrderOptions,
   OrdersClientOptions,
   RetryEvent,
 } from './orders-client.js';
@@ -20,5 +22,8 @@ export type {
   Order,
   OrderItem,
   OrderPage,
+  OrderPatch,
+  UpdatedOrder,
+  VersionedOrder,
 } from './types.js';
 export type { components, paths } from './generated/openapi.js';

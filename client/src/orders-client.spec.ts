@@ -85,7 +85,7 @@ describe('OrdersClient retry policy (each row of client/README.md)', () => {
       json(201, ORDER),
     ]);
     const order = await client.createOrder(INPUT);
-    expect(order).toEqual({ ...ORDER, replayed: false });
+    expect(order).toEqual({ ...ORDER, etag: '', replayed: false });
     expect(sent).toHaveLength(3);
     const keys = new Set(sent.map((s) => s.headers['idempotency-key']));
     expect(keys.size).toBe(1);
@@ -111,6 +111,60 @@ describe('OrdersClient retry policy (each row of client/README.md)', () => {
     expect(keys[2]).toBe('cart-42');
   });
 
+  it('changes an order as a merge patch under If-Match, with one key reused by every retry', async () => {
+    const changed = { ...ORDER, metadata: { crmId: 'C-1' } };
+    const { client, sent } = clientWith([
+      new TypeError('answer lost'),
+      envelope(503, 'SERVICE_UNAVAILABLE'),
+      json(200, changed, { etag: '"2"', 'idempotent-replayed': 'true' }),
+    ]);
+    const order = await client.updateOrder(
+      ORDER.id,
+      { metadata: { crmId: 'C-1' } },
+      { ifMatch: '"1"' },
+    );
+    expect(order).toEqual({ ...changed, etag: '"2"', replayed: true });
+    expect(sent).toHaveLength(3);
+    for (const attempt of sent) {
+      expect(attempt).toMatchObject({
+        url: `http://orders.test/orders/${ORDER.id}`,
+        method: 'PATCH',
+      });
+      expect(attempt.headers['content-type']).toBe(
+        'application/merge-patch+json',
+      );
+      expect(attempt.headers['if-match']).toBe('"1"');
+      expect(JSON.parse(attempt.body!)).toEqual({ metadata: { crmId: 'C-1' } });
+    }
+    const keys = new Set(sent.map((s) => s.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+    expect([...keys][0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('does not retry a stale If-Match (412): the caller must read the order again', async () => {
+    const { client, sent } = clientWith([
+      envelope(412, 'PRECONDITION_FAILED', { etag: '"3"' }),
+    ]);
+    await expect(
+      client.updateOrder(ORDER.id, { note: 'x' }, { ifMatch: '"1"' }),
+    ).rejects.toMatchObject({ status: 412, code: 'PRECONDITION_FAILED' });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('exposes the ETag of a read, and sends If-Match on a cancel when given', async () => {
+    const { client, sent } = clientWith([
+      json(200, ORDER, { etag: '"4"' }),
+      json(200, { ...ORDER, status: 'cancelled' }, { etag: '"5"' }),
+    ]);
+    const order = await client.getOrder(ORDER.id);
+    expect(order.etag).toBe('"4"');
+    const cancelled = await client.cancelOrder(ORDER.id, {
+      ifMatch: order.etag,
+    });
+    expect(cancelled).toMatchObject({ status: 'cancelled', etag: '"5"' });
+    expect(sent[1].headers['if-match']).toBe('"4"');
+  });
+
   it('says whether the answer was a replay of an earlier attempt', async () => {
     const { client } = clientWith([
       new TypeError('answer lost'),
@@ -123,7 +177,7 @@ describe('OrdersClient retry policy (each row of client/README.md)', () => {
     const { client, retries } = clientWith(['hang', json(200, ORDER)], {
       timeoutMs: 20,
     });
-    expect(await client.getOrder(ORDER.id)).toEqual(ORDER);
+    expect(await client.getOrder(ORDER.id)).toEqual({ ...ORDER, etag: '' });
     expect(retries).toMatchObject([
       { attempt: 1, reason: 'timeout', method: 'GET' },
     ]);

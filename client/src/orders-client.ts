@@ -17,6 +17,9 @@ import type {
   CreateOrderInput,
   Order,
   OrderPage,
+  OrderPatch,
+  UpdatedOrder,
+  VersionedOrder,
 } from './types.js';
 
 /** What `onRetry` is told before each wait. */
@@ -74,11 +77,28 @@ export interface CreateOrderOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
+export interface UpdateOrderOptions extends CallOptions {
+  /** The ETag of the version you read (`getOrder(...).etag`): a stale one fails with 412. */
+  ifMatch: string;
+  /**
+   * The change's idempotency key: generated once per call if absent, and reused on every retry, so
+   * that a retry whose first answer was lost replays it instead of failing on its stale `ifMatch`.
+   */
+  idempotencyKey?: string;
+}
+
+export interface CancelOrderOptions extends CallOptions {
+  /** Cancel only this version (412 if the order changed since); a cancelled order is answered as it is. */
+  ifMatch?: string;
+}
+
 interface Request {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
+  contentType?: string;
   idempotencyKey?: string;
+  ifMatch?: string;
   signal?: AbortSignal;
 }
 
@@ -125,20 +145,59 @@ export class OrdersClient {
       idempotencyKey,
       signal: options.signal,
     });
-    const replayed = response.headers.get('idempotent-replayed') === 'true';
-    return { ...data, replayed };
+    return { ...versioned(data, response), replayed: isReplay(response) };
   }
 
-  async getOrder(id: string, options: CallOptions = {}): Promise<Order> {
-    const path = `/orders/${encodeURIComponent(id)}`;
-    return (await this.send<Order>({ method: 'GET', path, ...options })).data;
+  /** The order as it is now, with its `etag` for `updateOrder` and `cancelOrder`. */
+  async getOrder(
+    id: string,
+    options: CallOptions = {},
+  ): Promise<VersionedOrder> {
+    const { data, response } = await this.send<Order>({
+      method: 'GET',
+      path: orderPath(id),
+      signal: options.signal,
+    });
+    return versioned(data, response);
+  }
+
+  /**
+   * Changes an order's note or metadata, if it is still at `ifMatch`. Retries are safe for the same
+   * reason as creates: one idempotency key for the call, so a retry replays the first answer.
+   *
+   * @example
+   * const order = await client.getOrder(id);
+   * await client.updateOrder(id, { metadata: { crmId: 'C-1042' } }, { ifMatch: order.etag });
+   */
+  async updateOrder(
+    id: string,
+    patch: OrderPatch,
+    options: UpdateOrderOptions,
+  ): Promise<UpdatedOrder> {
+    const { data, response } = await this.send<Order>({
+      method: 'PATCH',
+      path: orderPath(id),
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      ifMatch: options.ifMatch,
+      idempotencyKey: options.idempotencyKey ?? crypto.randomUUID(),
+      signal: options.signal,
+    });
+    return { ...versioned(data, response), replayed: isReplay(response) };
   }
 
   /** Cancels an order; cancelling again returns the same cancelled order. */
-  async cancelOrder(id: string, options: CallOptions = {}): Promise<Order> {
-    const path = `/orders/${encodeURIComponent(id)}`;
-    return (await this.send<Order>({ method: 'DELETE', path, ...options }))
-      .data;
+  async cancelOrder(
+    id: string,
+    options: CancelOrderOptions = {},
+  ): Promise<VersionedOrder> {
+    const { data, response } = await this.send<Order>({
+      method: 'DELETE',
+      path: orderPath(id),
+      ifMatch: options.ifMatch,
+      signal: options.signal,
+    });
+    return versioned(data, response);
   }
 
   /** One page of the caller's orders, newest first. */
@@ -171,8 +230,13 @@ export class OrdersClient {
   private async send<T>(
     request: Request,
   ): Promise<{ data: T; response: Response }> {
-    if (request.method === 'POST' && !request.idempotencyKey)
-      throw new Error('a POST is never sent without an idempotency key');
+    if (
+      (request.method === 'POST' || request.method === 'PATCH') &&
+      !request.idempotencyKey
+    )
+      throw new Error(
+        `a ${request.method} is never sent without an idempotency key`,
+      );
     const { maxRetries, maxElapsedMs } = this.settings;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
@@ -264,10 +328,13 @@ export class OrdersClient {
     return {
       accept: 'application/json',
       authorization: `Bearer ${token}`,
-      ...(request.body !== undefined && { 'content-type': 'application/json' }),
+      ...(request.body !== undefined && {
+        'content-type': request.contentType ?? 'application/json',
+      }),
       ...(request.idempotencyKey && {
         'idempotency-key': request.idempotencyKey,
       }),
+      ...(request.ifMatch !== undefined && { 'if-match': request.ifMatch }),
     };
   }
 
@@ -275,6 +342,18 @@ export class OrdersClient {
     const { baseDelayMs, maxDelayMs, random } = this.settings;
     return fullJitterDelayMs(attempt, baseDelayMs, maxDelayMs, random);
   }
+}
+
+function orderPath(id: string): string {
+  return `/orders/${encodeURIComponent(id)}`;
+}
+
+function versioned(order: Order, response: Response): VersionedOrder {
+  return { ...order, etag: response.headers.get('etag') ?? '' };
+}
+
+function isReplay(response: Response): boolean {
+  return response.headers.get('idempotent-replayed') === 'true';
 }
 
 /** The error envelope of a non-2xx answer, or what can be said without one. */

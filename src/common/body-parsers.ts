@@ -31,6 +31,16 @@ export function registerBodyParsers(
       done(null, undefined);
     },
   );
+  // A JSON Merge Patch (RFC 7396) is JSON, and means something only as a PATCH body.
+  fastify.addContentTypeParser(
+    'application/merge-patch+json',
+    { parseAs: 'string' },
+    (request, body: string, done) => {
+      if (request.method !== 'PATCH' || isRaw(request))
+        return done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+      return parseJson(request, body, done);
+    },
+  );
   // Other types reach a parser only on a raw route: every other route refuses them on arrival.
   fastify.addContentTypeParser(
     '*',

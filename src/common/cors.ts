@@ -4,7 +4,7 @@
  * and its tests.
  */
 export const CORS_POLICY = {
-  methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+  methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
   allowedHeaders: [
     'authorization',
     'content-type',

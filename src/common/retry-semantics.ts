@@ -17,13 +17,13 @@ export const RETRY_SEMANTICS: RetryRow[] = [
     situation: 'First request with a key',
     status: '201',
     code: '-',
-    headers: '`Location`',
+    headers: '`Location`, `ETag`',
   },
   {
     situation: 'Retry, same key and body, first request finished',
     status: '201, byte-identical body',
     code: '-',
-    headers: '`Location`, `Idempotent-Replayed: true`',
+    headers: '`Location`, `ETag`, `Idempotent-Replayed: true`',
   },
   {
     situation: 'Retry while the first request is still running',

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
+import { OrderChangeEntity } from '../orders/order-change.entity';
 import { OrderEntity } from '../orders/order.entity';
 import { PaymentEventEntity } from '../payments/payment-event.entity';
 
@@ -16,7 +17,7 @@ export function buildTypeOrmOptions(config: DatabaseConfig): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.url,
-    entities: [OrderEntity, PaymentEventEntity],
+    entities: [OrderEntity, OrderChangeEntity, PaymentEventEntity],
     migrations: [migrations],
     migrationsRun: config.migrationsRun,
     migrationsTransactionMode: 'each',

@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { HealthController } from '../health/health.controller';
 import { ReadinessService } from '../health/readiness.service';
 import { IdempotencyModule, InMemoryIdempotencyStorage } from '../idempotency';
+import { OrderChangesService } from '../orders/order-changes.service';
 import { OrdersController } from '../orders/orders.controller';
 import { OrdersService } from '../orders/orders.service';
 import { PaymentWebhooksController } from '../payments/payment-webhooks.controller';
@@ -30,7 +31,12 @@ const neverCalled = {};
   ],
   controllers: [OrdersController, HealthController, PaymentWebhooksController],
   providers: [
-    ...[OrdersService, PaymentsService, ReadinessService].map((provide) => ({
+    ...[
+      OrdersService,
+      OrderChangesService,
+      PaymentsService,
+      ReadinessService,
+    ].map((provide) => ({
       provide,
       useValue: neverCalled,
     })),

@@ -79,6 +79,14 @@ export class OrderEntity {
   })
   paidAt: Date | null;
 
+  /** Incremented by every change (create = 1, cancel, payment, PATCH): the order's ETag. */
+  @Column({ type: 'integer', default: 1 })
+  version: number;
+
+  /** The client's own references: at most 50 string values (see order-metadata.ts). */
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  metadata: Record<string, string>;
+
   /** The payment that paid it (the provider's id): a second, different one is a duplicate payment. */
   @Column({ name: 'payment_id', type: 'varchar', length: 128, nullable: true })
   paymentId: string | null;

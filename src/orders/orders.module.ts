@@ -3,7 +3,9 @@ import type { ConfigType } from '@nestjs/config';
 import { idempotencyConfig } from '../config';
 import { KeyPurgeModule } from '../database/key-purge.module';
 import { OrdersController } from './orders.controller';
-import { ORDERS_KEYED_TABLE } from './orders.sql';
+import { OrderChangesService } from './order-changes.service';
+import { ORDER_CHANGES_KEYED_TABLE, ORDERS_KEYED_TABLE } from './orders.sql';
+import { OrdersDatabase } from './orders-database';
 import { OrdersService } from './orders.service';
 import { TestFaults } from './test-faults';
 
@@ -14,8 +16,13 @@ import { TestFaults } from './test-faults';
       seconds: (config: ConfigType<typeof idempotencyConfig>) =>
         config.keyRetentionSeconds,
     }),
+    KeyPurgeModule.forTable(ORDER_CHANGES_KEYED_TABLE, {
+      inject: idempotencyConfig.KEY,
+      seconds: (config: ConfigType<typeof idempotencyConfig>) =>
+        config.keyRetentionSeconds,
+    }),
   ],
   controllers: [OrdersController],
-  providers: [OrdersService, TestFaults],
+  providers: [OrdersDatabase, OrdersService, OrderChangesService, TestFaults],
 })
 export class OrdersModule {}

@@ -1,55 +1,39 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
-import { createHash } from 'node:crypto';
-import type { Pool, QueryResultRow } from 'pg';
+import { Injectable } from '@nestjs/common';
 import {
   isUniqueViolationOf,
   OrderAlreadyPaidError,
   OrderNotFoundError,
+  PreconditionFailedError,
 } from '../common/errors';
 import { insertOnce } from '../idempotency';
 import type { IdempotencyContext } from '../idempotency';
 import { CreateOrderDto } from './dto/create-order.dto';
-import { OrderPage, OrderView } from './dto/order.view';
+import { OrderPage } from './dto/order.view';
 import { decodeCursor, encodeCursor } from './order-cursor';
 import { ORDERS_IDEMPOTENCY_CONSTRAINT } from './order.entity';
 import {
   CANCEL_ORDER,
+  etagOf,
   INSERT_ORDER,
+  OrderRevision,
   OrderRow,
   SELECT_FIRST_PAGE,
   SELECT_NEXT_PAGE,
   SELECT_ORDER,
   SELECT_ORDER_BY_KEY,
   SELECT_ORDER_STATUS,
+  toRevision,
   toView,
 } from './orders.sql';
+import { OrdersDatabase } from './orders-database';
 import { TestFaults } from './test-faults';
-import { databaseConfig } from '../config';
-import { PG_POOL } from '../database/pg-pool.module';
-import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
-
-/** Writes queued for a slot at once; past it a create answers 503 at once (retry-safe). */
-const MAX_WAITING_WRITES = 1000;
 
 @Injectable()
 export class OrdersService {
-  /** Writes never hold the whole pool: a table that blocks writes leaves reads their connections. */
-  private readonly writes: WriteBulkhead;
-  private readonly preparedStatements: boolean;
-
   constructor(
-    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly database: OrdersDatabase,
     private readonly faults: TestFaults,
-    @Inject(databaseConfig.KEY) database: ConfigType<typeof databaseConfig>,
-  ) {
-    this.preparedStatements = database.preparedStatements;
-    this.writes = new WriteBulkhead(
-      writeSlotsFor(database.poolSize),
-      database.connectTimeoutMs,
-      MAX_WAITING_WRITES,
-    );
-  }
+  ) {}
 
   /**
    * Inserts the order once: the unique (user_id, idempotency_key) index decides between racing
@@ -61,22 +45,31 @@ export class OrdersService {
     userId: string,
     dto: CreateOrderDto,
     idempotency: IdempotencyContext,
-  ): Promise<OrderView> {
+  ): Promise<OrderRevision> {
     return insertOnce(idempotency, {
       insert: () => this.insert(userId, dto, idempotency),
       isDuplicateKey: (error) =>
         isUniqueViolationOf(error, ORDERS_IDEMPOTENCY_CONSTRAINT),
       loadExisting: async () => {
-        const [existing] = await this.query<OrderRow>(SELECT_ORDER_BY_KEY, [
-          userId,
-          idempotency.key,
-        ]);
+        const [existing] = await this.database.query<OrderRow>(
+          SELECT_ORDER_BY_KEY,
+          [userId, idempotency.key],
+        );
         // A replay is the original response, on this path as on Redis's: the order as it was
-        // created (status "created"), even if it was cancelled since. GET tells its current state.
+        // created (version 1), even if it was changed, cancelled or paid since. The same fingerprint
+        // means the same body, so the note and metadata it was created with are the retry's.
+        // GET tells its current state.
         return existing
           ? {
               fingerprint: existing.request_fingerprint ?? '',
-              result: toView({ ...existing, status: 'created' }),
+              result: toRevision({
+                ...existing,
+                status: 'created',
+                paid_at: null,
+                note: dto.note ?? null,
+                metadata: dto.metadata ?? {},
+                version: 1,
+              }),
             }
           : undefined;
       },
@@ -87,42 +80,47 @@ export class OrdersService {
     userId: string,
     dto: CreateOrderDto,
     idempotency: IdempotencyContext,
-  ): Promise<OrderView> {
+  ): Promise<OrderRevision> {
     const items = dto.items.map(({ sku, quantity, unitPriceCents }) => ({
       sku,
       quantity,
       unitPriceCents,
     }));
     const note = dto.note ?? null;
+    const metadata = dto.metadata ?? {};
     const total = totalCents(dto).toString();
     await this.faults.beforeInsert();
-    const [inserted] = await this.write<Pick<OrderRow, 'id' | 'created_at'>>(
-      INSERT_ORDER,
-      [
-        userId,
-        idempotency.key,
-        idempotency.fingerprint,
-        dto.currency,
-        JSON.stringify(items),
-        total,
-        note,
-      ],
-    );
+    const [inserted] = await this.database.write<
+      Pick<OrderRow, 'id' | 'created_at' | 'version'>
+    >(INSERT_ORDER, [
+      userId,
+      idempotency.key,
+      idempotency.fingerprint,
+      dto.currency,
+      JSON.stringify(items),
+      total,
+      note,
+      JSON.stringify(metadata),
+    ]);
     this.faults.afterInsert();
-    return toView({
+    return toRevision({
       ...inserted,
       status: 'created',
       currency: dto.currency,
       items,
       total_cents: total,
       note,
+      metadata,
     });
   }
 
-  async findOne(userId: string, id: string): Promise<OrderView> {
-    const [row] = await this.query<OrderRow>(SELECT_ORDER, [id, userId]);
+  async findOne(userId: string, id: string): Promise<OrderRevision> {
+    const [row] = await this.database.query<OrderRow>(SELECT_ORDER, [
+      id,
+      userId,
+    ]);
     if (!row) throw new OrderNotFoundError();
-    return toView(row);
+    return toRevision(row);
   }
 
   /** Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat rows. */
@@ -133,13 +131,16 @@ export class OrdersService {
   ): Promise<OrderPage> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const rows = after
-      ? await this.query<OrderRow>(SELECT_NEXT_PAGE, [
+      ? await this.database.query<OrderRow>(SELECT_NEXT_PAGE, [
           userId,
           limit + 1,
           after.createdAt,
           after.id,
         ])
-      : await this.query<OrderRow>(SELECT_FIRST_PAGE, [userId, limit + 1]);
+      : await this.database.query<OrderRow>(SELECT_FIRST_PAGE, [
+          userId,
+          limit + 1,
+        ]);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
@@ -151,48 +152,28 @@ export class OrdersService {
     };
   }
 
-  /** Cancelling twice is the same as once: the second call finds the order already cancelled. */
-  async cancel(userId: string, id: string): Promise<OrderView> {
-    const rows = await this.write<OrderRow>(CANCEL_ORDER, [id, userId]);
-    if (rows[0]) return toView(rows[0]);
-    const [order] = await this.query<Pick<OrderRow, 'status'>>(
-      SELECT_ORDER_STATUS,
-      [id, userId],
-    );
-    throw order?.status === 'paid'
-      ? new OrderAlreadyPaidError()
-      : new OrderNotFoundError();
-  }
-
-  private write<T>(sql: string, values: unknown[]): Promise<T[]> {
-    return this.writes.run(() => this.query<T>(sql, values));
-  }
-
   /**
-   * Straight to TypeORM's pg pool, as a named (prepared) statement: each connection parses and plans
-   * each query once, which saves Postgres CPU on the same cores as the app. Behind a transaction
-   * pooler (DB_PREPARED_STATEMENTS=false) unnamed: a statement prepared on one server connection
-   * would be missing, or already exist, on the next.
+   * Cancelling twice is the same as once: the second call finds the order already cancelled.
+   * `versions`: what If-Match names (undefined without one, or with `*`).
    */
-  private async query<T>(sql: string, values: unknown[]): Promise<T[]> {
-    const result = await this.pool.query<T & QueryResultRow>({
-      name: this.preparedStatements ? statementName(sql) : undefined,
-      text: sql,
-      values,
-    });
-    return result.rows;
+  async cancel(
+    userId: string,
+    id: string,
+    versions?: number[],
+  ): Promise<OrderRevision> {
+    const rows = await this.database.write<OrderRow>(CANCEL_ORDER, [
+      id,
+      userId,
+      versions ?? null,
+    ]);
+    if (rows[0]) return toRevision(rows[0]);
+    const [order] = await this.database.query<
+      Pick<OrderRow, 'status' | 'version'>
+    >(SELECT_ORDER_STATUS, [id, userId]);
+    if (!order) throw new OrderNotFoundError();
+    if (order.status === 'paid') throw new OrderAlreadyPaidError();
+    throw new PreconditionFailedError(etagOf(order.version));
   }
-}
-
-const statementNames = new Map<string, string>();
-
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (!name) {
-    name = `orders_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
 }
 
 function totalCents(dto: CreateOrderDto): bigint {

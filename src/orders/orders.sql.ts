@@ -1,5 +1,6 @@
 import type { KeyedTable } from '../database/key-purge';
 import type { OrderView } from './dto/order.view';
+import type { OrderMetadata } from './order-metadata';
 import type { OrderItem, OrderStatus } from './order.entity';
 
 /**
@@ -8,12 +9,12 @@ import type { OrderItem, OrderStatus } from './order.entity';
  * more CPU than the round trip itself.
  */
 const VIEW_COLUMNS =
-  'id, status, currency, items, total_cents, note, created_at, paid_at';
+  'id, status, currency, items, total_cents, note, metadata, created_at, paid_at, version';
 
 export const INSERT_ORDER = `INSERT INTO orders
-  (user_id, idempotency_key, request_fingerprint, status, currency, items, total_cents, note)
-  VALUES ($1, $2, $3, 'created', $4, $5, $6, $7)
-  RETURNING id, created_at`;
+  (user_id, idempotency_key, request_fingerprint, status, currency, items, total_cents, note, metadata)
+  VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8)
+  RETURNING id, created_at, version`;
 
 export const SELECT_ORDER = `SELECT ${VIEW_COLUMNS} FROM orders WHERE id = $1 AND user_id = $2`;
 
@@ -28,15 +29,42 @@ export const SELECT_NEXT_PAGE = `SELECT ${VIEW_COLUMNS} FROM orders
   ORDER BY created_at DESC, id DESC LIMIT $2`;
 
 /**
- * Cancelling twice keeps the first cancellation time. A paid order is not cancelled (no row comes
- * back; the service tells "paid" from "not found"); the row lock orders it against a payment.
+ * Cancelling twice keeps the first cancellation time and version. A paid order is not cancelled (no
+ * row comes back; the service tells "paid" from "not found" and a stale If-Match); the row lock
+ * orders it against a payment. $3: the versions If-Match names, or NULL without a precondition; an
+ * order already cancelled answers whatever it names (the change it asks for has happened: a retry
+ * whose first answer was lost must not fail, RFC 9110 section 13.1.1).
  */
 export const CANCEL_ORDER = `UPDATE orders
-  SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
+  SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now()),
+    version = version + CASE WHEN status = 'cancelled' THEN 0 ELSE 1 END
   WHERE id = $1 AND user_id = $2 AND status <> 'paid'
+    AND (status = 'cancelled' OR $3::int[] IS NULL OR version = ANY($3::int[]))
   RETURNING ${VIEW_COLUMNS}`;
 
-export const SELECT_ORDER_STATUS = `SELECT status FROM orders WHERE id = $1 AND user_id = $2`;
+export const SELECT_ORDER_STATUS = `SELECT status, version FROM orders WHERE id = $1 AND user_id = $2`;
+
+/** The order, locked until the change's transaction ends: changes, cancels and payments queue up. */
+export const LOCK_ORDER_FOR_CHANGE = `SELECT ${VIEW_COLUMNS} FROM orders
+  WHERE id = $1 AND user_id = $2 FOR UPDATE`;
+
+export const UPDATE_ORDER_FIELDS = `UPDATE orders
+  SET note = $3, metadata = $4, version = version + 1
+  WHERE id = $1 AND user_id = $2
+  RETURNING ${VIEW_COLUMNS}`;
+
+/**
+ * A keyed PATCH claims its key first: a concurrent retry waits on the unique index until the first
+ * commits, then fails and reads the first one's answer (insertOnce).
+ */
+export const INSERT_ORDER_CHANGE = `INSERT INTO order_changes
+  (user_id, idempotency_key, request_fingerprint, order_id) VALUES ($1, $2, $3, $4)`;
+
+export const SET_ORDER_CHANGE_RESPONSE = `UPDATE order_changes SET response = $3
+  WHERE user_id = $1 AND idempotency_key = $2`;
+
+export const SELECT_ORDER_CHANGE = `SELECT request_fingerprint, response FROM order_changes
+  WHERE user_id = $1 AND idempotency_key = $2`;
 
 export interface OrderRow {
   id: string;
@@ -46,9 +74,36 @@ export interface OrderRow {
   /** bigint: node-postgres returns it as a string, kept exact until the view. */
   total_cents: string;
   note: string | null;
+  metadata: OrderMetadata;
   created_at: Date;
   paid_at?: Date | null;
+  version: number;
   request_fingerprint?: string | null;
+}
+
+/** An order as one version: what an answer's body and ETag header show. */
+export interface OrderRevision {
+  order: OrderView;
+  etag: string;
+}
+
+/** The ETag of an order's version: strong, and it changes with every change to the order. */
+export function etagOf(version: number): string {
+  return `"${version}"`;
+}
+
+/** The versions a list of strong entity tags names; tags of another form name none. */
+export function versionsNamed(
+  tags: readonly { weak: boolean; quoted: string }[],
+): number[] {
+  return tags.flatMap(({ weak, quoted }) => {
+    const match = /^"([1-9][0-9]{0,8})"$/.exec(quoted);
+    return !weak && match ? [Number(match[1])] : [];
+  });
+}
+
+export function toRevision(row: OrderRow): OrderRevision {
+  return { order: toView(row), etag: etagOf(row.version) };
 }
 
 export function toView(row: OrderRow): OrderView {
@@ -59,6 +114,7 @@ export function toView(row: OrderRow): OrderView {
     items: row.items,
     totalCents: Number(row.total_cents),
     note: row.note,
+    metadata: row.metadata,
     createdAt: row.created_at.toISOString(),
     paidAt: row.paid_at ? row.paid_at.toISOString() : null,
   };
@@ -74,4 +130,14 @@ export const ORDERS_KEYED_TABLE: KeyedTable = {
   createdAtColumn: 'created_at',
   expire: { clear: ['idempotency_key', 'request_fingerprint'] },
   lockId: 7264_3311,
+};
+
+/** Keyed PATCHes are remembered as long as the keys of creates (IDEMPOTENCY_KEY_RETENTION_SECONDS). */
+export const ORDER_CHANGES_KEYED_TABLE: KeyedTable = {
+  table: 'order_changes',
+  idColumn: 'id',
+  createdAtColumn: 'created_at',
+  expire: 'delete',
+  // "order-changes-purge" as a number; each table's purge has its own.
+  lockId: 7264_3313,
 };

@@ -18,7 +18,7 @@ export const LOCK_ORDER = `SELECT status, currency, total_cents, payment_id
   FROM orders WHERE id = $1 FOR UPDATE`;
 
 export const PAY_ORDER = `UPDATE orders
-  SET status = 'paid', paid_at = now(), payment_id = $2
+  SET status = 'paid', paid_at = now(), payment_id = $2, version = version + 1
   WHERE id = $1`;
 
 /** Processed events expire after PAYMENT_EVENT_RETENTION_SECONDS (payment_events_received_at_idx). */

@@ -44,12 +44,16 @@ export interface paths {
     post?: never;
     /**
      * Cancel an order (idempotent: repeating it returns the same cancelled order)
-     * @description A created order becomes cancelled; a cancelled one is answered as it is; a paid one is refused (409: refund it instead). Safe to retry without a key.
+     * @description A created order becomes cancelled; a cancelled one is answered as it is; a paid one is refused (409: refund it instead). Safe to retry without a key. With If-Match, a created order whose ETag it does not name is refused (412); an order already cancelled is answered as it is whatever If-Match names, so that a retry whose first answer was lost succeeds.
      */
     delete: operations['OrdersController_cancel'];
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Change the note or metadata of an order (If-Match required, retry-safe with a key)
+     * @description A JSON Merge Patch (RFC 7396) of `note` and `metadata`: a member sets, `null` deletes, an absent member is left as it is. `If-Match` must carry the ETag you read (GET, or any answer about the order): a stale one is refused (412) and nothing changes. The note changes only while the order is `created`; metadata changes in every state. With an Idempotency-Key, a retry with the same key and patch replays the first answer (200, same body and ETag, `Idempotent-Replayed: true`) even though its If-Match is stale by then; the same key with another patch is 422, and while the first is in flight 409. A patch that changes nothing answers the order as it is, with its ETag unchanged.
+     */
+    patch: operations['OrdersController_update'];
     trace?: never;
   };
   '/health': {
@@ -160,6 +164,15 @@ export interface components {
       items: components['schemas']['OrderItemDto'][];
       /** @example gift wrap, please */
       note?: string | null;
+      /**
+       * @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters
+       * @example {
+       *       "crmId": "C-1042"
+       *     }
+       */
+      metadata?: {
+        [key: string]: string;
+      };
     };
     OrderView: {
       /** Format: uuid */
@@ -176,6 +189,10 @@ export interface components {
        */
       totalCents: number;
       note: string | null;
+      /** @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters */
+      metadata: {
+        [key: string]: string;
+      };
       /** Format: date-time */
       createdAt: string;
       /**
@@ -188,6 +205,23 @@ export interface components {
       data: components['schemas']['OrderView'][];
       /** @description Pass as `cursor` for the next page; null on the last */
       nextCursor: string | null;
+    };
+    UpdateOrderDto: {
+      /**
+       * @description The new note; null deletes it. Changes only while the order is created.
+       * @example leave at the back door
+       */
+      note?: string | null;
+      /**
+       * @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters; null deletes a key, and `"metadata": null` deletes them all
+       * @example {
+       *       "crmId": "C-1042",
+       *       "channel": null
+       *     }
+       */
+      metadata?: {
+        [key: string]: string | null;
+      } | null;
     };
     HealthStatusDto: {
       /** @enum {string} */
@@ -434,6 +468,8 @@ export interface operations {
           'Access-Control-Allow-Origin'?: string;
           /** @description /orders/{id} */
           Location?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
           /** @description Present and "true" when this is a replay */
           'Idempotent-Replayed'?: 'true';
           [name: string]: unknown;
@@ -686,7 +722,10 @@ export interface operations {
   OrdersController_findOne: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description The ETag of your copy: when it is still current the answer is 304 with no body (weak comparison; `*` always matches). */
+        'If-None-Match'?: string;
+      };
       path: {
         id: string;
       };
@@ -704,10 +743,50 @@ export interface operations {
           'RateLimit-Reset'?: number;
           /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
           'Access-Control-Allow-Origin'?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['OrderView'];
+        };
+      };
+      /** @description If-None-Match names the current version: your copy is current. No body. */
+      304: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description If-None-Match is not a list of entity tags. Codes: `INVALID_PRECONDITION`. */
+      400: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INVALID_PRECONDITION';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
         };
       };
       /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
@@ -840,7 +919,10 @@ export interface operations {
   OrdersController_cancel: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description The ETag you read, e.g. "3" (strong comparison: a weak W/ tag never matches). A list of up to 32 tags matches when one of them does. */
+        'If-Match'?: string;
+      };
       path: {
         id: string;
       };
@@ -858,10 +940,39 @@ export interface operations {
           'RateLimit-Reset'?: number;
           /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
           'Access-Control-Allow-Origin'?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['OrderView'];
+        };
+      };
+      /** @description If-Match is not `*` or a list of entity tags. Codes: `INVALID_PRECONDITION`. */
+      400: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INVALID_PRECONDITION';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
         };
       };
       /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
@@ -936,6 +1047,401 @@ export interface operations {
             error: {
               /** @enum {string} */
               code: 'ORDER_ALREADY_PAID';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description If-Match does not name the current ETag of a created order. The ETag header carries the current one. Codes: `PRECONDITION_FAILED`. */
+      412: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'PRECONDITION_FAILED';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Over the per-user rate limit (THROTTLE_LIMIT per THROTTLE_TTL_MS); honour Retry-After. Codes: `TOO_MANY_REQUESTS`. */
+      429: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'TOO_MANY_REQUESTS';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description An unexpected failure (a bug); nothing is stored. Codes: `INTERNAL`. */
+      500: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'INTERNAL';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description The database did not answer; retry later (same key for creates). Codes: `SERVICE_UNAVAILABLE`. */
+      503: {
+        headers: {
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'SERVICE_UNAVAILABLE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
+  };
+  OrdersController_update: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Optional here (the precondition already protects the order); send one to make a retry replay the first answer. 1 to 255 visible ASCII characters, unique per change. Scoped to the caller. */
+        'Idempotency-Key'?: string;
+        /** @description The ETag you read, e.g. "3" (strong comparison: a weak W/ tag never matches). A list of up to 32 tags matches when one of them does. */
+        'If-Match': string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/merge-patch+json': components['schemas']['UpdateOrderDto'];
+        'application/json': components['schemas']['UpdateOrderDto'];
+      };
+    };
+    responses: {
+      /** @description Changed (or unchanged, for a patch that changes nothing), or replayed for a retry. */
+      200: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
+          /** @description Present and "true" when this is a replay */
+          'Idempotent-Replayed'?: 'true';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['OrderView'];
+        };
+      };
+      /** @description A field that cannot change (named), bad metadata, a malformed If-Match or key: nothing changed. Codes: `VALIDATION_FAILED`, `INVALID_JSON`, `INVALID_PRECONDITION`, `INVALID_IDEMPOTENCY_KEY`. */
+      400: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code:
+                | 'VALIDATION_FAILED'
+                | 'INVALID_JSON'
+                | 'INVALID_PRECONDITION'
+                | 'INVALID_IDEMPOTENCY_KEY';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Missing, malformed, expired or wrongly signed bearer token. Codes: `UNAUTHORIZED`. */
+      401: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'UNAUTHORIZED';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Unknown id, malformed id, or another user's order. Codes: `ORDER_NOT_FOUND`. */
+      404: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'ORDER_NOT_FOUND';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description The note of an order that is no longer created cannot change; or the same keyed request is in flight (honour Retry-After). Codes: `ORDER_NOTE_FROZEN`, `IDEMPOTENCY_REQUEST_IN_PROGRESS`. */
+      409: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description Whole seconds to wait before retrying: at most the rate-limit window (THROTTLE_TTL_MS, at most a day) or the key lease (IDEMPOTENCY_LOCK_LEASE_MS, at most an hour) */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'ORDER_NOTE_FROZEN' | 'IDEMPOTENCY_REQUEST_IN_PROGRESS';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description If-Match is not the current ETag: the order changed since you read it. The ETag header carries the current one. Codes: `PRECONDITION_FAILED`. */
+      412: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          /** @description The order's version (strong): send it in If-Match to change or cancel the order, or in If-None-Match to revalidate your copy */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'PRECONDITION_FAILED';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Body over 64 KiB. Codes: `PAYLOAD_TOO_LARGE`. */
+      413: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'PAYLOAD_TOO_LARGE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Body is not application/merge-patch+json or application/json. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+      415: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'UNSUPPORTED_MEDIA_TYPE';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description The key was already used for a different request. Codes: `IDEMPOTENCY_KEY_REUSED`. */
+      422: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'IDEMPOTENCY_KEY_REUSED';
+              message: string;
+              details?: {
+                field?: string;
+                message?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description No If-Match, or `If-Match: *`: send the ETag you read. Codes: `PRECONDITION_REQUIRED`. */
+      428: {
+        headers: {
+          /** @description Requests allowed per window for this caller on this route group */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window */
+          'RateLimit-Remaining'?: number;
+          /** @description Whole seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description The calling origin, when CORS_ORIGINS lists it (or `*` when CORS_ORIGINS is `*`); absent otherwise */
+          'Access-Control-Allow-Origin'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            error: {
+              /** @enum {string} */
+              code: 'PRECONDITION_REQUIRED';
               message: string;
               details?: {
                 field?: string;

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { AppException } from './app.exception';
 import { renderError } from './error-envelope';
 
 /** The one global filter: every error, from Nest, validation, Fastify or the database, leaves in the envelope. */
@@ -29,6 +30,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
         `request ${request.id ?? '-'} answered 503: ${String(exception)}`,
       );
     }
+    if (exception instanceof AppException)
+      for (const [name, value] of Object.entries(exception.headers))
+        httpAdapter.setHeader(response, name, value);
     httpAdapter.reply(response, rendered.body, rendered.status);
   }
 }

@@ -12,6 +12,9 @@ export interface ErrorEnvelope {
 }
 
 export class AppException extends HttpException {
+  /** Response headers the error answer carries (the global filter sends them). */
+  readonly headers: Record<string, string> = {};
+
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -34,6 +37,54 @@ export class OrderAlreadyPaidError extends AppException {
       ErrorCode.ORDER_ALREADY_PAID,
       'The order is paid and cannot be cancelled; refund it instead',
       HttpStatus.CONFLICT,
+    );
+  }
+}
+
+/** A change to the note of an order that is no longer `created`: fulfilment may have acted on it. */
+export class OrderNoteFrozenError extends AppException {
+  constructor(status: string) {
+    super(
+      ErrorCode.ORDER_NOTE_FROZEN,
+      `The note can change only while the order is created; this order is ${status} (its metadata can still change)`,
+      HttpStatus.CONFLICT,
+    );
+  }
+}
+
+/** A change sent without `If-Match` (or with `*`, which would not protect against lost updates). */
+export class PreconditionRequiredError extends AppException {
+  constructor(message: string) {
+    super(
+      ErrorCode.PRECONDITION_REQUIRED,
+      message,
+      HttpStatus.PRECONDITION_REQUIRED,
+    );
+  }
+}
+
+/**
+ * `If-Match` names no current version of the order: someone changed it since the client read it.
+ * The answer carries the current ETag (header and message), nothing else of the order.
+ */
+export class PreconditionFailedError extends AppException {
+  constructor(readonly currentEtag: string) {
+    super(
+      ErrorCode.PRECONDITION_FAILED,
+      `The order has changed since the version you sent in If-Match; its current ETag is ${currentEtag}: read it again, then retry your change`,
+      HttpStatus.PRECONDITION_FAILED,
+    );
+    this.headers.ETag = currentEtag;
+  }
+}
+
+/** An `If-Match` or `If-None-Match` that is not a list of entity tags (RFC 9110). */
+export class InvalidPreconditionError extends AppException {
+  constructor(header: string) {
+    super(
+      ErrorCode.INVALID_PRECONDITION,
+      `${header} must be "*" or a comma-separated list of entity tags such as "3"`,
+      HttpStatus.BAD_REQUEST,
     );
   }
 }

@@ -14,6 +14,11 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import {
+  IsOrderMetadata,
+  type OrderMetadata,
+  metadataSchema,
+} from '../order-metadata';
 
 export class OrderItemDto {
   @ApiProperty({ example: 'ABC-1', minLength: 1, maxLength: 64 })
@@ -77,4 +82,12 @@ export class CreateOrderDto {
   @IsString()
   @MaxLength(500)
   note?: string | null;
+
+  @ApiPropertyOptional({
+    ...metadataSchema(),
+    example: { crmId: 'C-1042' },
+  })
+  @IsOptional()
+  @IsOrderMetadata()
+  metadata?: OrderMetadata;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { OrderStatus } from '../order.entity';
+import { metadataSchema, type OrderMetadata } from '../order-metadata';
 import { OrderItemDto } from './create-order.dto';
 
 /** The order as the API shows it. */
@@ -35,6 +36,9 @@ export class OrderView {
   @ApiProperty({ type: String, nullable: true, maxLength: 500 })
   note: string | null;
 
+  @ApiProperty(metadataSchema())
+  metadata: OrderMetadata;
+
   @ApiProperty({ format: 'date-time', maxLength: 24 })
   createdAt: string;
 
@@ -69,7 +73,10 @@ export class OrderPage {
  */
 export const SAMPLE_CREATED_ORDER = {
   status: 201,
-  headers: { location: '/orders/00000000-0000-4000-8000-000000000000' },
+  headers: {
+    location: '/orders/00000000-0000-4000-8000-000000000000',
+    etag: '"1"',
+  },
   body: {
     id: '00000000-0000-4000-8000-000000000000',
     status: 'created',
@@ -77,6 +84,7 @@ export const SAMPLE_CREATED_ORDER = {
     items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 1000 }],
     totalCents: 1000,
     note: null,
+    metadata: {},
     createdAt: '2026-01-01T00:00:00.000Z',
     paidAt: null,
   } satisfies OrderView,
