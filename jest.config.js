@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 const shared = {
   moduleFileExtensions: ['js', 'json', 'ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] },
   testEnvironment: 'node',
 };
 
@@ -15,7 +15,7 @@ module.exports = {
       displayName: 'client',
       rootDir: 'client',
       testRegex: 'src/.*\\.spec\\.ts$',
-      transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+      transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
       // The client's sources import './x.js' (what its ES module build needs); here they are .ts.
       moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
     },
