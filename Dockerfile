@@ -2,9 +2,12 @@
 # Build stage: the same commands CI runs (npm ci, npm run build).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# The client is an npm workspace of the root package: npm ci needs its package.json, npm run build its sources.
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json tsconfig.migrations.json nest-cli.json ./
+COPY client ./client
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev

@@ -1,0 +1,487 @@
+/**
+ * Runs the README's Docker commands for real, under Podman, and checks what a user would: the stack
+ * comes up healthy, the API works through the published ports, a retry through nginx replays on
+ * another replica, an order survives a restart, and `down -v` leaves nothing behind.
+ *
+ *   npm run test:compose
+ *
+ * These machines have a Docker client but no engine and reach no container registry, so: Podman
+ * serves Docker's API on a socket of its own (`podman system service`), `docker-compose` 1.29 drives
+ * it (each `docker compose ...` below is run as `docker-compose ...`, same arguments), the base
+ * images are local stand-ins (deploy/local-images/build.sh, test doubles of Docker Hub's), and the
+ * app image is built from the real Dockerfile. Podman runs no health checks on its own without
+ * systemd, so this script runs them (`podman healthcheck run`), as Docker's engine would.
+ * Every step's failure names the step; the run is bounded (a step has minutes at most) and cleans up.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
+
+/** The README's commands, verbatim; the first step checks that the README holds each one. */
+export const README_COMMANDS = {
+  // Every compose command renders the file, which refuses to without the secret: it is exported once.
+  secret: 'export JWT_SECRET=$(openssl rand -hex 32)',
+  up: 'docker compose up -d',
+  token: 'docker compose exec -T app node scripts/token.js alice',
+  scale: 'docker compose --profile scale up -d',
+  restart: 'docker compose restart app',
+  down: 'docker compose --profile scale down -v',
+} as const;
+
+const PROJECT = 'orders-smoke';
+const APP = 'http://127.0.0.1:3000';
+const NGINX = 'http://127.0.0.1:8080';
+const CONTAINERS_CONF = '/etc/containers/containers.conf';
+/** Podman's default ulimits exceed what these machines allow (runc: "error setting rlimit"). */
+const ULIMITS = `[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n`;
+
+const socket = join(tmpdir(), `orders-podman-${process.pid}.sock`);
+const jwtSecret = randomBytes(32).toString('hex');
+const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+const env = {
+  ...process.env,
+  DOCKER_HOST: `unix://${socket}`,
+  COMPOSE_PROJECT_NAME: PROJECT,
+  JWT_SECRET: jwtSecret,
+  PAYMENT_WEBHOOK_SECRETS: webhookSecret,
+};
+
+class StepFailed extends Error {}
+
+function run(
+  command: string,
+  args: string[],
+  timeoutMs = 300_000,
+): { stdout: string; stderr: string } {
+  const result = spawnSync(command, args, {
+    env,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.status !== 0)
+    throw new StepFailed(
+      `${command} ${args.join(' ')} exited ${result.status ?? result.signal}: ${(result.stderr || result.stdout).slice(-2000)}`,
+    );
+  return { stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `docker compose <args>` as the README writes it, run through docker-compose 1.29. */
+function compose(readmeCommand: string, timeoutMs?: number): string {
+  const args = readmeCommand.replace(/^docker compose /, '').split(' ');
+  return run('docker-compose', args, timeoutMs).stdout;
+}
+
+function podman(...args: string[]): string {
+  return run('podman', args).stdout.trim();
+}
+
+function projectContainers(all = false): string[] {
+  const out = podman(
+    'ps',
+    ...(all ? ['-a'] : []),
+    '--filter',
+    `label=com.docker.compose.project=${PROJECT}`,
+    '--format',
+    '{{.Names}}',
+  );
+  return out ? out.split('\n') : [];
+}
+
+/**
+ * What Docker's engine does on its own: run each container's health check every couple of seconds.
+ * A process of its own, since the steps block this one while docker-compose runs.
+ */
+function startHealthChecks(): () => void {
+  const loop = spawn(
+    'bash',
+    [
+      '-c',
+      `while :; do for c in $(podman ps --filter label=com.docker.compose.project=${PROJECT} --format '{{.Names}}'); do
+         timeout 10 podman healthcheck run "$c" >/dev/null 2>&1; done; sleep 2; done`,
+    ],
+    { env, stdio: 'ignore' },
+  );
+  return () => loop.kill();
+}
+
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Error | undefined;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error as Error;
+    }
+    await sleep(500);
+  }
+  throw new StepFailed(
+    `${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last: ${last.message})` : ''}`,
+  );
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function http(
+  base: string,
+  method: string,
+  path: string,
+  options: {
+    token?: string;
+    key?: string;
+    body?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.key) headers['idempotency-key'] = options.key;
+  if (options.body) headers['content-type'] ??= 'application/json';
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: options.body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    text: await response.text(),
+  };
+}
+
+function expectThat(condition: boolean, message: string): void {
+  if (!condition) throw new StepFailed(message);
+}
+
+const ORDER_BODY = JSON.stringify({
+  currency: 'USD',
+  items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+  note: 'compose smoke test',
+});
+
+interface Context {
+  token: string;
+  orderId: string;
+}
+
+const context: Partial<Context> = {};
+
+const steps: [string, () => Promise<string | void>][] = [
+  [
+    'the README names the commands this test runs',
+    () => {
+      const readme = readFileSync('README.md', 'utf8');
+      for (const command of Object.values(README_COMMANDS))
+        expectThat(readme.includes(command), `README.md lacks: ${command}`);
+      return Promise.resolve();
+    },
+  ],
+  [
+    'stand-in base images (deploy/local-images/build.sh)',
+    () => {
+      const out = run('bash', ['deploy/local-images/build.sh'], 900_000);
+      return Promise.resolve(out.stdout.trim().split('\n').join('; '));
+    },
+  ],
+  [
+    'app image from the real Dockerfile',
+    () => {
+      // Podman's build containers reach the npm registry through the host's network only.
+      run(
+        'podman',
+        ['build', '--network=host', '-t', 'orders-app:local', '.'],
+        900_000,
+      );
+      // Docker's API names a short name docker.io/library/...: compose then finds it instead of building.
+      podman(
+        'tag',
+        'localhost/orders-app:local',
+        'docker.io/library/orders-app:local',
+      );
+      const bytes = Number(
+        podman('image', 'inspect', '--format', '{{.Size}}', 'orders-app:local'),
+      );
+      return Promise.resolve(`${(bytes / 1024 / 1024).toFixed(0)} MiB`);
+    },
+  ],
+  [
+    `${README_COMMANDS.secret}; ${README_COMMANDS.up}, then healthy`,
+    async () => {
+      const started = Date.now();
+      compose(README_COMMANDS.up, 600_000);
+      await until('GET /health answering 200 on :3000', 120_000, async () =>
+        (await http(APP, 'GET', '/health')).status === 200 ? true : undefined,
+      );
+      return `ready ${((Date.now() - started) / 1000).toFixed(1)} s after up`;
+    },
+  ],
+  [
+    README_COMMANDS.token,
+    () => {
+      const token = compose(README_COMMANDS.token).trim();
+      expectThat(
+        /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token),
+        `not a JWT: ${token.slice(0, 80)}`,
+      );
+      context.token = token;
+      return Promise.resolve();
+    },
+  ],
+  [
+    'create, replay (byte-identical), read, list',
+    async () => {
+      const token = context.token!;
+      const key = randomUUID();
+      const created = await http(APP, 'POST', '/orders', {
+        token,
+        key,
+        body: ORDER_BODY,
+      });
+      expectThat(
+        created.status === 201,
+        `create: ${created.status} ${created.text}`,
+      );
+      const replay = await http(APP, 'POST', '/orders', {
+        token,
+        key,
+        body: ORDER_BODY,
+      });
+      expectThat(replay.status === 201, `replay: ${replay.status}`);
+      expectThat(replay.text === created.text, 'replay body differs');
+      expectThat(
+        replay.headers.get('idempotent-replayed') === 'true',
+        'replay lacks Idempotent-Replayed: true',
+      );
+      const orderId = (JSON.parse(created.text) as { id: string }).id;
+      const read = await http(APP, 'GET', `/orders/${orderId}`, { token });
+      expectThat(read.status === 200, `read: ${read.status}`);
+      const list = await http(APP, 'GET', '/orders?limit=5', { token });
+      expectThat(
+        list.status === 200 && list.text.includes(orderId),
+        `list: ${list.status}`,
+      );
+      context.orderId = orderId;
+    },
+  ],
+  [
+    'a signed payment webhook pays the order',
+    async () => {
+      const id = `msg_${randomUUID()}`;
+      const now = new Date();
+      const body = JSON.stringify({
+        type: 'payment.succeeded',
+        timestamp: now.toISOString(),
+        data: {
+          paymentId: `pay_${randomUUID()}`,
+          orderId: context.orderId,
+          amountCents: 3998,
+          currency: 'USD',
+        },
+      });
+      const signature = new Webhook(webhookSecret).sign(id, now, body);
+      const answer = await http(APP, 'POST', '/webhooks/payments', {
+        body,
+        headers: {
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': signature,
+        },
+      });
+      expectThat(
+        answer.status === 200 && answer.text.includes('"outcome":"paid"'),
+        `webhook: ${answer.status} ${answer.text}`,
+      );
+    },
+  ],
+  [
+    `${README_COMMANDS.scale}: a retry through nginx lands on another replica and replays`,
+    async () => {
+      compose(README_COMMANDS.scale, 600_000);
+      const token = context.token!;
+      const key = randomUUID();
+      const send = (requestId: string) =>
+        http(NGINX, 'POST', '/orders', {
+          token,
+          key,
+          body: ORDER_BODY,
+          headers: { 'x-request-id': requestId },
+        });
+      const first = await until(
+        'nginx answering a create',
+        120_000,
+        async () => {
+          const answer = await send(`smoke-first-${randomUUID()}`);
+          return answer.status === 201 ? answer : undefined;
+        },
+      );
+      const replicas = projectContainers().filter((name) =>
+        name.includes('replica'),
+      );
+      expectThat(
+        replicas.length === 2,
+        `replicas running: ${replicas.join(', ')}`,
+      );
+      const firstId = first.headers.get('x-request-id') ?? '';
+      const servedBy = (requestId: string) =>
+        replicas.filter((name) => podman('logs', name).includes(requestId));
+      const [a] = servedBy(firstId);
+      expectThat(a !== undefined, `no replica logged request ${firstId}`);
+      // nginx takes a replica that failed (still booting) out of rotation for 5 s: retry until the
+      // round robin reaches the other one. Every retry must be the replay of the same order.
+      let b: string | undefined;
+      for (
+        let attempt = 1;
+        attempt <= 15 && (b === undefined || b === a);
+        attempt++
+      ) {
+        const retryId = `smoke-retry-${randomUUID()}`;
+        const retry = await send(retryId);
+        expectThat(
+          retry.status === 201 && retry.text === first.text,
+          `retry ${attempt} is not the same order: ${retry.status}`,
+        );
+        expectThat(
+          retry.headers.get('idempotent-replayed') === 'true',
+          `retry ${attempt} through nginx is not a replay`,
+        );
+        [b] = servedBy(retryId);
+        if (b === a) await sleep(1000);
+      }
+      expectThat(b !== undefined && b !== a, `every retry went to ${a}`);
+      return `create on ${a}, replay on ${b}`;
+    },
+  ],
+  [
+    `${README_COMMANDS.restart}: the order is still there`,
+    async () => {
+      compose(README_COMMANDS.restart, 120_000);
+      const read = await until(
+        'the order read after the restart',
+        120_000,
+        async () => {
+          const answer = await http(APP, 'GET', `/orders/${context.orderId}`, {
+            token: context.token,
+          });
+          return answer.status === 200 ? answer : undefined;
+        },
+      );
+      expectThat(
+        read.text.includes('"status":"paid"'),
+        `after restart: ${read.text}`,
+      );
+    },
+  ],
+  [
+    `${README_COMMANDS.down}: nothing left running`,
+    () => {
+      compose(README_COMMANDS.down, 180_000);
+      const left = projectContainers(true);
+      expectThat(left.length === 0, `left behind: ${left.join(', ')}`);
+      const volumes = podman('volume', 'ls', '--format', '{{.Name}}')
+        .split('\n')
+        .filter((name) => name.startsWith(PROJECT));
+      expectThat(volumes.length === 0, `volumes left: ${volumes.join(', ')}`);
+      return Promise.resolve();
+    },
+  ],
+];
+
+function configurePodman(): void {
+  if (!existsSync(CONTAINERS_CONF)) {
+    writeFileSync(CONTAINERS_CONF, ULIMITS);
+    return;
+  }
+  if (!readFileSync(CONTAINERS_CONF, 'utf8').includes('default_ulimits'))
+    throw new StepFailed(
+      `${CONTAINERS_CONF} has no default_ulimits: add ${JSON.stringify(ULIMITS)}`,
+    );
+}
+
+function startPodmanService(): ChildProcess {
+  return spawn(
+    'podman',
+    ['system', 'service', '--time=0', `unix://${socket}`],
+    {
+      env,
+      stdio: 'ignore',
+    },
+  );
+}
+
+async function main(): Promise<void> {
+  configurePodman();
+  const service = startPodmanService();
+  await until('the Podman API socket', 30_000, () =>
+    Promise.resolve(existsSync(socket) ? true : undefined),
+  );
+  const stopHealthChecks = startHealthChecks();
+  const rows: string[] = [];
+  let failed = false;
+  try {
+    for (const [name, step] of steps) {
+      const started = Date.now();
+      try {
+        const detail = await step();
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        rows.push(`| ${name} | ok | ${seconds} s | ${detail ?? ''} |`);
+        console.log(
+          `ok   ${name} (${seconds} s)${detail ? `: ${detail}` : ''}`,
+        );
+      } catch (error) {
+        failed = true;
+        rows.push(`| ${name} | FAILED | | ${String(error)} |`);
+        console.error(`FAIL ${name}: ${(error as Error).message}`);
+        break;
+      }
+    }
+  } finally {
+    stopHealthChecks();
+    if (failed) {
+      // Leave nothing running for the next run, but show why first.
+      spawnSync(
+        'docker-compose',
+        ['--profile', 'scale', 'logs', '--tail', '40'],
+        {
+          env,
+          stdio: 'inherit',
+          timeout: 60_000,
+        },
+      );
+      spawnSync('docker-compose', ['--profile', 'scale', 'down', '-v'], {
+        env,
+        stdio: 'ignore',
+        timeout: 180_000,
+      });
+    }
+    service.kill();
+  }
+  console.log(
+    [
+      '',
+      '| step | result | time | detail |',
+      '|---|---|---|---|',
+      ...rows,
+    ].join('\n'),
+  );
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(`compose smoke test: ${String(error)}`);
+  process.exitCode = 1;
+});
