@@ -26,6 +26,7 @@ import { MetricsService } from './observability/metrics.service';
 import { ObservabilityModule } from './observability/observability.module';
 import { OrdersModule } from './orders/orders.module';
 import { SAMPLE_CREATED_ORDER } from './orders/dto/order.view';
+import { EventsModule } from './events/events.module';
 import { PaymentsModule } from './payments/payments.module';
 import { ThrottlingModule } from './throttling/throttling.module';
 import { REDIS_COMMANDER, RedisModule } from './redis/redis.module';
@@ -92,6 +93,7 @@ import type { RedisScripting } from './redis/redis-commander';
     AuthModule,
     OrdersModule,
     PaymentsModule,
+    EventsModule,
     HealthModule,
   ],
 })

@@ -11,7 +11,12 @@ import { DatabaseIndicator } from './health/database.indicator';
 import { AdminServer } from './observability/admin-server';
 import { BootQuietLogger } from './observability/boot-quiet.logger';
 import { APP_OPTIONS, configureApp, createFastifyAdapter } from './app.setup';
-import { appConfig, paymentsConfig, validateEnvironment } from './config';
+import {
+  appConfig,
+  eventsConfig,
+  paymentsConfig,
+  validateEnvironment,
+} from './config';
 import { rawDatabaseUrl, readDatabaseConfig } from './config/database.config';
 import { describeStartupFailure, portProblem } from './startup-failure';
 import { readHttpServerLimits, readTrustProxy } from './config/app.config';
@@ -76,6 +81,11 @@ async function logStartup(
     secrets > 0
       ? `payment webhooks on (${secrets} secret${secrets > 1 ? 's' : ''})`
       : 'payment webhooks off (PAYMENT_WEBHOOK_SECRETS unset: they answer 503)';
+  const events = app.get<ConfigType<typeof eventsConfig>>(eventsConfig.KEY);
+  const eventsState =
+    events.natsServers.length > 0
+      ? `events on (stream ${events.stream} at ${events.natsServers.join(',')})`
+      : 'events off (NATS_URL unset)';
   const docs = app.get<ConfigType<typeof appConfig>>(appConfig.KEY).docsEnabled
     ? `docs ${url}/docs`
     : 'docs off';
@@ -83,7 +93,7 @@ async function logStartup(
     .get(Logger)
     .log(
       `orders listening on ${url} (${docs}, ${adminUrl ? `metrics ${adminUrl}/metrics` : 'admin server off'}); ` +
-        `${migrations}; Redis ${redis.mode} ${redisState}; ${webhooks}`,
+        `${migrations}; Redis ${redis.mode} ${redisState}; ${webhooks}; ${eventsState}`,
       'Startup',
     );
   // JSON logs are written in 4 KiB batches (see ObservabilityModule): without a flush, a quiet

@@ -95,6 +95,7 @@ export type HttpServerLimits = ReturnType<typeof readHttpServerLimits>;
 export type TestFault =
   | { kind: 'none' }
   | { kind: 'crash-after-insert' }
+  | { kind: 'crash-after-publish' }
   | { kind: 'delay-before-insert'; ms: number };
 
 /**
@@ -109,12 +110,13 @@ function readTestFault(): TestFault {
       'ORDERS_TEST_FAULT',
       'must not be set when NODE_ENV is production',
     );
-  if (value === 'crash-after-insert') return { kind: value };
+  if (value === 'crash-after-insert' || value === 'crash-after-publish')
+    return { kind: value };
   const delay = /^delay-before-insert:(\d{1,5})$/.exec(value);
   if (delay) return { kind: 'delay-before-insert', ms: Number(delay[1]) };
   throw new InvalidEnvironmentError(
     'ORDERS_TEST_FAULT',
-    `"${value}" is not crash-after-insert or delay-before-insert:<ms>`,
+    `"${value}" is not crash-after-insert, crash-after-publish or delay-before-insert:<ms>`,
   );
 }
 

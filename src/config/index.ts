@@ -1,6 +1,7 @@
 export { appConfig } from './app.config';
 export { authConfig } from './auth.config';
 export { databaseConfig } from './database.config';
+export { eventsConfig } from './events.config';
 export { idempotencyConfig } from './idempotency.config';
 export { loggingConfig } from './logging.config';
 export { paymentsConfig, WEBHOOK_TOLERANCE_SECONDS } from './payments.config';
@@ -21,6 +22,7 @@ import {
 import { appConfig } from './app.config';
 import { authConfig } from './auth.config';
 import { databaseConfig } from './database.config';
+import { eventsConfig } from './events.config';
 import { idempotencyConfig } from './idempotency.config';
 import { loggingConfig } from './logging.config';
 import { paymentsConfig } from './payments.config';
@@ -31,6 +33,7 @@ export const allConfigs = [
   appConfig,
   authConfig,
   databaseConfig,
+  eventsConfig,
   idempotencyConfig,
   loggingConfig,
   paymentsConfig,

@@ -37,3 +37,4 @@ export {
 } from './storage/entry-codec';
 export type { EntryCodecOptions, SampleResponse } from './storage/entry-codec';
 export { storageKeyFor, DEFAULT_KEY_PREFIX } from './storage-key';
+export { FoldedWarning } from './folded-warning';

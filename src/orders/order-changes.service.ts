@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { eventsConfig } from '../config';
 import type { PoolClient } from 'pg';
 import { type EntityTag, strongMatch } from '../common/entity-tags';
 import {
@@ -27,13 +29,25 @@ import {
   SET_ORDER_CHANGE_RESPONSE,
   toRevision,
   UPDATE_ORDER_FIELDS,
+  UPDATE_ORDER_FIELDS_WITH_EVENT,
 } from './orders.sql';
 import { OrdersDatabase } from './orders-database';
 
 /** PATCH: merge patches of an order's note and metadata, under If-Match, retry-safe with a key. */
 @Injectable()
 export class OrderChangesService {
-  constructor(private readonly database: OrdersDatabase) {}
+  private readonly updateFields: string;
+
+  constructor(
+    private readonly database: OrdersDatabase,
+    @Inject(eventsConfig.KEY) events: ConfigType<typeof eventsConfig>,
+  ) {
+    // With events on, a change writes its `updated` event in the same statement (the outbox).
+    this.updateFields =
+      events.natsServers.length > 0
+        ? UPDATE_ORDER_FIELDS_WITH_EVENT
+        : UPDATE_ORDER_FIELDS;
+  }
 
   /**
    * Applies a merge patch if `ifMatch` names the order's current version. With a key, the key is
@@ -124,7 +138,7 @@ export class OrderChangesService {
       return toRevision(row);
     const [updated] = await this.database.run<OrderRow>(
       client,
-      UPDATE_ORDER_FIELDS,
+      this.updateFields,
       [id, userId, note, JSON.stringify(metadata)],
     );
     return toRevision(updated);

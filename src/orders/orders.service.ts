@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { eventsConfig } from '../config';
 import {
   isUniqueViolationOf,
   OrderAlreadyPaidError,
@@ -13,15 +15,16 @@ import { decodeCursor, encodeCursor } from './order-cursor';
 import { ORDERS_IDEMPOTENCY_CONSTRAINT } from './order.entity';
 import {
   CANCEL_ORDER,
+  CANCEL_ORDER_WITH_EVENT,
   etagOf,
   INSERT_ORDER,
+  INSERT_ORDER_WITH_EVENT,
   OrderRevision,
   OrderRow,
   SELECT_FIRST_PAGE,
   SELECT_NEXT_PAGE,
   SELECT_ORDER,
   SELECT_ORDER_BY_KEY,
-  SELECT_ORDER_STATUS,
   toRevision,
   toView,
 } from './orders.sql';
@@ -30,10 +33,19 @@ import { TestFaults } from './test-faults';
 
 @Injectable()
 export class OrdersService {
+  private readonly insertOrder: string;
+  private readonly cancelOrder: string;
+
   constructor(
     private readonly database: OrdersDatabase,
     private readonly faults: TestFaults,
-  ) {}
+    @Inject(eventsConfig.KEY) events: ConfigType<typeof eventsConfig>,
+  ) {
+    // With events on, each change writes its event in the same statement (the outbox).
+    const announce = events.natsServers.length > 0;
+    this.insertOrder = announce ? INSERT_ORDER_WITH_EVENT : INSERT_ORDER;
+    this.cancelOrder = announce ? CANCEL_ORDER_WITH_EVENT : CANCEL_ORDER;
+  }
 
   /**
    * Inserts the order once: the unique (user_id, idempotency_key) index decides between racing
@@ -92,7 +104,7 @@ export class OrdersService {
     await this.faults.beforeInsert();
     const [inserted] = await this.database.write<
       Pick<OrderRow, 'id' | 'created_at' | 'version'>
-    >(INSERT_ORDER, [
+    >(this.insertOrder, [
       userId,
       idempotency.key,
       idempotency.fingerprint,
@@ -161,16 +173,18 @@ export class OrdersService {
     id: string,
     versions?: number[],
   ): Promise<OrderRevision> {
-    const rows = await this.database.write<OrderRow>(CANCEL_ORDER, [
+    const [cancelled] = await this.database.write<OrderRow>(this.cancelOrder, [
       id,
       userId,
       versions ?? null,
     ]);
-    if (rows[0]) return toRevision(rows[0]);
-    const [order] = await this.database.query<
-      Pick<OrderRow, 'status' | 'version'>
-    >(SELECT_ORDER_STATUS, [id, userId]);
+    if (cancelled) return toRevision(cancelled);
+    const [order] = await this.database.query<OrderRow>(SELECT_ORDER, [
+      id,
+      userId,
+    ]);
     if (!order) throw new OrderNotFoundError();
+    if (order.status === 'cancelled') return toRevision(order);
     if (order.status === 'paid') throw new OrderAlreadyPaidError();
     throw new PreconditionFailedError(etagOf(order.version));
   }

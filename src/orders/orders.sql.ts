@@ -1,5 +1,6 @@
 import type { KeyedTable } from '../database/key-purge';
 import type { OrderView } from './dto/order.view';
+import { ORDER_EVENT_TYPES, withOrderEvent } from '../events/order-events.sql';
 import type { OrderMetadata } from './order-metadata';
 import type { OrderItem, OrderStatus } from './order.entity';
 
@@ -11,10 +12,16 @@ import type { OrderItem, OrderStatus } from './order.entity';
 const VIEW_COLUMNS =
   'id, status, currency, items, total_cents, note, metadata, created_at, paid_at, version';
 
-export const INSERT_ORDER = `INSERT INTO orders
+const INSERT_ORDER_ROW = `INSERT INTO orders
   (user_id, idempotency_key, request_fingerprint, status, currency, items, total_cents, note, metadata)
-  VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8)
-  RETURNING id, created_at, version`;
+  VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8)`;
+
+export const INSERT_ORDER = `${INSERT_ORDER_ROW} RETURNING id, created_at, version`;
+/** With events on: the order and its `created` event in one statement. */
+export const INSERT_ORDER_WITH_EVENT = withOrderEvent(
+  `${INSERT_ORDER_ROW} RETURNING *`,
+  ORDER_EVENT_TYPES.created,
+);
 
 export const SELECT_ORDER = `SELECT ${VIEW_COLUMNS} FROM orders WHERE id = $1 AND user_id = $2`;
 
@@ -29,29 +36,36 @@ export const SELECT_NEXT_PAGE = `SELECT ${VIEW_COLUMNS} FROM orders
   ORDER BY created_at DESC, id DESC LIMIT $2`;
 
 /**
- * Cancelling twice keeps the first cancellation time and version. A paid order is not cancelled (no
- * row comes back; the service tells "paid" from "not found" and a stale If-Match); the row lock
- * orders it against a payment. $3: the versions If-Match names, or NULL without a precondition; an
- * order already cancelled answers whatever it names (the change it asks for has happened: a retry
- * whose first answer was lost must not fail, RFC 9110 section 13.1.1).
+ * Cancels a created order, if $3 (the versions If-Match names, or NULL without a precondition) names
+ * its version. No row back means nothing changed: the service reads the order to tell an order
+ * already cancelled (answered as it is, whatever If-Match names: the change it asks for has happened,
+ * RFC 9110 section 13.1.1, so a retry whose first answer was lost does not fail) from a paid one
+ * (409), a stale If-Match (412) and an unknown one (404). The row lock orders it against a payment.
  */
-export const CANCEL_ORDER = `UPDATE orders
-  SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now()),
-    version = version + CASE WHEN status = 'cancelled' THEN 0 ELSE 1 END
-  WHERE id = $1 AND user_id = $2 AND status <> 'paid'
-    AND (status = 'cancelled' OR $3::int[] IS NULL OR version = ANY($3::int[]))
-  RETURNING ${VIEW_COLUMNS}`;
+const CANCEL_ORDER_ROW = `UPDATE orders
+  SET status = 'cancelled', cancelled_at = now(), version = version + 1
+  WHERE id = $1 AND user_id = $2 AND status = 'created'
+    AND ($3::int[] IS NULL OR version = ANY($3::int[]))`;
 
-export const SELECT_ORDER_STATUS = `SELECT status, version FROM orders WHERE id = $1 AND user_id = $2`;
+export const CANCEL_ORDER = `${CANCEL_ORDER_ROW} RETURNING ${VIEW_COLUMNS}`;
+export const CANCEL_ORDER_WITH_EVENT = withOrderEvent(
+  `${CANCEL_ORDER_ROW} RETURNING *`,
+  ORDER_EVENT_TYPES.cancelled,
+);
 
 /** The order, locked until the change's transaction ends: changes, cancels and payments queue up. */
 export const LOCK_ORDER_FOR_CHANGE = `SELECT ${VIEW_COLUMNS} FROM orders
   WHERE id = $1 AND user_id = $2 FOR UPDATE`;
 
-export const UPDATE_ORDER_FIELDS = `UPDATE orders
+const UPDATE_ORDER_FIELDS_ROW = `UPDATE orders
   SET note = $3, metadata = $4, version = version + 1
-  WHERE id = $1 AND user_id = $2
-  RETURNING ${VIEW_COLUMNS}`;
+  WHERE id = $1 AND user_id = $2`;
+
+export const UPDATE_ORDER_FIELDS = `${UPDATE_ORDER_FIELDS_ROW} RETURNING ${VIEW_COLUMNS}`;
+export const UPDATE_ORDER_FIELDS_WITH_EVENT = withOrderEvent(
+  `${UPDATE_ORDER_FIELDS_ROW} RETURNING *`,
+  ORDER_EVENT_TYPES.updated,
+);
 
 /**
  * A keyed PATCH claims its key first: a concurrent retry waits on the unique index until the first

@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { eventsConfig } from '../config';
 import { PinoLogger } from 'nestjs-pino';
 import type { Pool, PoolClient } from 'pg';
 import { sqlState, UNIQUE_VIOLATION } from '../common/errors/database-errors';
@@ -9,6 +11,7 @@ import {
   INSERT_EVENT,
   LOCK_ORDER,
   PAY_ORDER,
+  PAY_ORDER_WITH_EVENT,
   SELECT_EVENT_OUTCOME,
   SET_EVENT_OUTCOME,
 } from './payments.sql';
@@ -41,12 +44,18 @@ interface LockedOrder {
  */
 @Injectable()
 export class PaymentsService {
+  private readonly payOrder: string;
+
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly metrics: MetricsService,
     private readonly logger: PinoLogger,
+    @Inject(eventsConfig.KEY) events: ConfigType<typeof eventsConfig>,
   ) {
     logger.setContext('PaymentWebhooks');
+    // With events on, the payment writes the order's `paid` event in the same statement (the outbox).
+    this.payOrder =
+      events.natsServers.length > 0 ? PAY_ORDER_WITH_EVENT : PAY_ORDER;
   }
 
   async receive(event: VerifiedEvent): Promise<WebhookResult> {
@@ -144,7 +153,7 @@ export class PaymentsService {
   ): Promise<WebhookOutcome> {
     await client.query('SAVEPOINT pay');
     try {
-      await client.query(PAY_ORDER, [payment.orderId, payment.paymentId]);
+      await client.query(this.payOrder, [payment.orderId, payment.paymentId]);
     } catch (error) {
       if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
       await client.query('ROLLBACK TO SAVEPOINT pay');

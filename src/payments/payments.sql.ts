@@ -1,4 +1,5 @@
 import type { KeyedTable } from '../database/key-purge';
+import { ORDER_EVENT_TYPES, withOrderEvent } from '../events/order-events.sql';
 
 /**
  * The exactly-once guard: the first delivery of a webhook id inserts its row; every other copy,
@@ -20,6 +21,11 @@ export const LOCK_ORDER = `SELECT status, currency, total_cents, payment_id
 export const PAY_ORDER = `UPDATE orders
   SET status = 'paid', paid_at = now(), payment_id = $2, version = version + 1
   WHERE id = $1`;
+/** With events on: the payment and the order's `paid` event in one statement. */
+export const PAY_ORDER_WITH_EVENT = withOrderEvent(
+  `${PAY_ORDER} RETURNING *`,
+  ORDER_EVENT_TYPES.paid,
+);
 
 /** Processed events expire after PAYMENT_EVENT_RETENTION_SECONDS (payment_events_received_at_idx). */
 export const PAYMENT_EVENTS_TABLE: KeyedTable = {

@@ -1,0 +1,37 @@
+import type { PendingEventRow } from './order-events.sql';
+
+/**
+ * An order event as a CloudEvent 1.0 in structured JSON mode (the spec's own fields; the
+ * `cloudevents` package would add validation we do not need for events we build ourselves).
+ * `sequence` is an extension attribute: the order's version after the change, 1 for `created`.
+ */
+export interface OrderCloudEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  sequence: number;
+  data: Record<string, unknown>;
+}
+
+export const CLOUD_EVENT_CONTENT_TYPE = 'application/cloudevents+json';
+
+export function toCloudEvent(
+  row: PendingEventRow,
+  source: string,
+): OrderCloudEvent {
+  return {
+    specversion: '1.0',
+    id: row.id,
+    source,
+    type: row.type,
+    subject: row.order_id,
+    time: row.created_at.toISOString(),
+    datacontenttype: 'application/json',
+    sequence: row.sequence,
+    data: row.data,
+  };
+}

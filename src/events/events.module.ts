@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { eventsConfig } from '../config';
+import { KeyPurgeModule } from '../database/key-purge.module';
+import type { KeyedTable } from '../database/key-purge';
+import { NatsBroker } from '../nats/nats-broker';
+import { EventsMetrics } from './events.metrics';
+import { OutboxRelay } from './outbox-relay';
+
+/**
+ * Published events are purged after EVENTS_OUTBOX_RETENTION_SECONDS, counted from their publication:
+ * a pending event (published_at NULL) is never old enough, so it is never purged.
+ */
+const ORDER_EVENTS_TABLE: KeyedTable = {
+  table: 'order_events',
+  idColumn: 'id',
+  createdAtColumn: 'published_at',
+  expire: 'delete',
+  // "order-events-purge" as a number; each table's purge has its own.
+  lockId: 7264_3314,
+};
+
+/** Order events: the relay from the outbox (written by the orders and payments modules) to JetStream. */
+@Module({
+  imports: [
+    KeyPurgeModule.forTable(ORDER_EVENTS_TABLE, {
+      inject: eventsConfig.KEY,
+      seconds: (config: ConfigType<typeof eventsConfig>) =>
+        config.outboxRetentionSeconds,
+    }),
+  ],
+  providers: [NatsBroker, EventsMetrics, OutboxRelay],
+})
+export class EventsModule {}

@@ -1,0 +1,77 @@
+/**
+ * The outbox side of order events, in SQL: each event row is written by the statement that makes the
+ * change (a CTE around it), so that a change and its announcement commit together, in one round trip.
+ */
+export const ORDER_EVENT_TYPES = {
+  created: 'orders.order.created',
+  updated: 'orders.order.updated',
+  cancelled: 'orders.order.cancelled',
+  paid: 'orders.order.paid',
+} as const;
+
+export type OrderEventType =
+  (typeof ORDER_EVENT_TYPES)[keyof typeof ORDER_EVENT_TYPES];
+
+const UTC_MILLIS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/**
+ * An event's data: the order as the API shows it (toView in orders.sql.ts; an e2e test checks that
+ * the two agree) plus its userId, from a row of orders named `o`.
+ */
+export const ORDER_EVENT_DATA = `jsonb_build_object(
+    'id', o.id, 'status', o.status, 'currency', o.currency, 'items', o.items,
+    'totalCents', o.total_cents, 'note', o.note, 'metadata', o.metadata,
+    'createdAt', to_char(o.created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}),
+    'paidAt', CASE WHEN o.paid_at IS NULL THEN NULL
+      ELSE to_char(o.paid_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) END,
+    'userId', o.user_id)`;
+
+/**
+ * `change` (an INSERT or UPDATE of orders ending in `RETURNING *`) and, for each row it returns
+ * where `when` holds, the event `type` whose sequence is the order's version after the change. The
+ * statement returns what `change` returns. The unique (order_id, sequence) makes a second event for
+ * one version impossible, whatever the caller.
+ */
+export function withOrderEvent(
+  change: string,
+  type: OrderEventType,
+  when = 'TRUE',
+): string {
+  return `WITH o AS (${change}),
+  event AS (
+    INSERT INTO order_events (order_id, user_id, type, sequence, data)
+    SELECT o.id, o.user_id, '${type}', o.version, ${ORDER_EVENT_DATA}
+    FROM o WHERE ${when}
+    ON CONFLICT (order_id, sequence) DO NOTHING)
+  SELECT * FROM o`;
+}
+
+/** The relay's lease: taken when free or expired, renewed by its holder; no row back means not ours. */
+export const ACQUIRE_RELAY_LEASE = `UPDATE order_events_relay
+  SET holder = $1, expires_at = now() + make_interval(secs => $2)
+  WHERE name = 'relay' AND (holder = $1 OR expires_at < now())
+  RETURNING holder`;
+
+export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
+  SET holder = NULL, expires_at = 'epoch' WHERE name = 'relay' AND holder = $1`;
+
+/** The oldest pending events, in the order they were written (order_events_pending_idx). */
+export const SELECT_PENDING_EVENTS = `SELECT id, order_id, user_id, type, sequence, data, created_at
+  FROM order_events WHERE published_at IS NULL ORDER BY position LIMIT $1`;
+
+export const MARK_EVENTS_PUBLISHED = `UPDATE order_events SET published_at = now()
+  WHERE id = ANY($1::uuid[]) AND published_at IS NULL`;
+
+export const SELECT_BACKLOG = `SELECT count(*)::int AS pending,
+    COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+  FROM order_events WHERE published_at IS NULL`;
+
+export interface PendingEventRow {
+  id: string;
+  order_id: string;
+  user_id: string;
+  type: OrderEventType;
+  sequence: number;
+  data: Record<string, unknown>;
+  created_at: Date;
+}

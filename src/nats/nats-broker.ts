@@ -1,0 +1,97 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { eventsConfig } from '../config';
+
+/** What the stream must be for the relay's guarantees (subjects, deduplication window, replicas). */
+export interface StreamRequirements {
+  name: string;
+  subjects: string[];
+  duplicateWindowSeconds: number;
+  replicas: number;
+  maxAgeSeconds: number;
+}
+
+/** The stream exists with a configuration the relay cannot use, and JetStream refused to change it. */
+export class IncompatibleStreamError extends Error {}
+
+/**
+ * The one connection to NATS: connects in the background and reconnects forever, so that a broker
+ * that is down at start-up or later never stops the app (events wait in the outbox meanwhile).
+ */
+@Injectable()
+export class NatsBroker implements OnApplicationShutdown {
+  private readonly logger = new Logger('Nats');
+  private connection?: Promise<NatsConnection>;
+  private client?: JetStreamClient;
+
+  constructor(
+    @Inject(eventsConfig.KEY)
+    private readonly config: ConfigType<typeof eventsConfig>,
+  ) {}
+
+  /** The JetStream client, once connected; rejects while NATS has never answered. */
+  async jetstream(): Promise<JetStreamClient> {
+    const nc = await this.connect();
+    this.client ??= jetstream(nc);
+    return this.client;
+  }
+
+  /** Creates the stream, or updates it to the requirements; IncompatibleStreamError if refused. */
+  async ensureStream(required: StreamRequirements): Promise<void> {
+    const jsm = await jetstreamManager(await this.connect());
+    const config: Partial<StreamConfig> & { name: string } = {
+      name: required.name,
+      subjects: required.subjects,
+      duplicate_window: nanos(required.duplicateWindowSeconds * 1000),
+      num_replicas: required.replicas,
+      max_age: nanos(required.maxAgeSeconds * 1000),
+    };
+    const existing = await jsm.streams
+      .info(required.name)
+      .catch(() => undefined);
+    try {
+      if (!existing) await jsm.streams.add(config);
+      else await jsm.streams.update(required.name, config);
+    } catch (error) {
+      throw new IncompatibleStreamError(
+        `stream ${required.name} exists with a configuration JetStream will not change to ${JSON.stringify(config)}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private connect(): Promise<NatsConnection> {
+    this.connection ??= connect({
+      servers: this.config.natsServers,
+      name: 'orders',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: 2000,
+    }).catch((error: unknown) => {
+      // Not answering yet: the next call tries again.
+      this.connection = undefined;
+      throw error;
+    });
+    return this.connection;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const nc = await this.connection?.catch(() => undefined);
+    await nc
+      ?.drain()
+      .catch((error: unknown) =>
+        this.logger.warn(`NATS drain failed: ${String(error)}`),
+      );
+  }
+}

@@ -1,0 +1,246 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { type AppProcess, startAppProcess } from './support/app-process';
+import { startNatsServer, type NatsServer } from './support/nats-server';
+import { createOwnDatabase } from './support/own-database';
+import type { ScratchDatabase } from './support/scratch-database';
+import { newUser, send, tokenFor, validOrder } from './support/test-app';
+import { until } from './support/until';
+import { deliver, paymentEvent } from './support/webhooks';
+
+interface StreamedEvent {
+  seq: number;
+  subject: string;
+  msgId: string | undefined;
+  event: {
+    specversion: string;
+    id: string;
+    source: string;
+    type: string;
+    subject: string;
+    time: string;
+    datacontenttype: string;
+    sequence: number;
+    data: Record<string, unknown> & { id: string; userId: string };
+  };
+}
+
+/**
+ * Order events through the outbox to a real JetStream (a nats-server of the suite's own), from
+ * production-build instances on a database of the suite's own (the relay publishes every pending
+ * event of its database, and its lease is database-wide).
+ */
+describe('order events: outbox to NATS JetStream, exactly once per change', () => {
+  let nats: NatsServer;
+  let database: ScratchDatabase;
+  let db: Client;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const apps: AppProcess[] = [];
+  const stream = `ORDERS_${randomUUID().slice(0, 8)}`;
+
+  const appEnv = () => ({
+    DATABASE_URL: database.url,
+    NATS_URL: nats.url,
+    EVENTS_STREAM: stream,
+    EVENTS_POLL_MS: '200',
+    PAYMENT_WEBHOOK_SECRETS: process.env.PAYMENT_WEBHOOK_SECRETS!,
+  });
+
+  async function startApp(extra: Record<string, string> = {}) {
+    const app = await startAppProcess({ ...appEnv(), ...extra });
+    apps.push(app);
+    return app;
+  }
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    database = await createOwnDatabase('events');
+    db = new Client({ connectionString: database.url });
+    await db.connect();
+    nc = await connect({ servers: nats.url });
+    jsm = await jetstreamManager(nc);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.stop()));
+    await nc?.close();
+    await db?.end();
+    await database?.drop();
+    await nats?.stop();
+  });
+
+  const pending = async () =>
+    (
+      await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL',
+      )
+    ).rows[0].n;
+
+  async function streamed(): Promise<StreamedEvent[]> {
+    const info = await jsm.streams.info(stream);
+    const events: StreamedEvent[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const message = await jsm.streams.getMessage(stream, { seq });
+      if (!message) continue;
+      events.push({
+        seq,
+        subject: message.subject,
+        msgId: message.header.get('Nats-Msg-Id'),
+        event: JSON.parse(
+          new TextDecoder().decode(message.data),
+        ) as StreamedEvent['event'],
+      });
+    }
+    return events;
+  }
+
+  const eventsOf = async (orderId: string) =>
+    (await streamed()).filter((e) => e.event.subject === orderId);
+
+  it('publishes one event per change, in sequence, and none for a retried create, a second cancel or a duplicate webhook', async () => {
+    const app = await startApp();
+    const user = newUser();
+    const token = tokenFor(user);
+    const body = { ...validOrder(), metadata: { cartId: 'c-1' } };
+    const created = await send(app.url, 'POST', '/orders', {
+      token,
+      key: 'k-1',
+      body,
+    });
+    expect(created.status).toBe(201);
+    const retried = await send(app.url, 'POST', '/orders', {
+      token,
+      key: 'k-1',
+      body,
+    });
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    const id = created.body.id as string;
+    const patched = await send(app.url, 'PATCH', `/orders/${id}`, {
+      token,
+      body: { note: 'changed' },
+      headers: { 'if-match': '"1"' },
+    });
+    expect(patched.status).toBe(200);
+    const webhookId = `msg_${randomUUID()}`;
+    const event = paymentEvent(id);
+    expect(
+      (await deliver(app.url, event, { id: webhookId })).body.outcome,
+    ).toBe('paid');
+    expect(
+      (await deliver(app.url, event, { id: webhookId })).body.duplicate,
+    ).toBe(true);
+
+    const other = await send(app.url, 'POST', '/orders', {
+      token,
+      key: 'k-2',
+      body: validOrder(),
+    });
+    const otherId = other.body.id as string;
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await send(app.url, 'DELETE', `/orders/${otherId}`, { token })).status,
+      ).toBe(200);
+
+    await until(async () => (await pending()) === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    const first = await eventsOf(id);
+    expect(first.map((e) => [e.event.type, e.event.sequence])).toEqual([
+      ['orders.order.created', 1],
+      ['orders.order.updated', 2],
+      ['orders.order.paid', 3],
+    ]);
+    const second = await eventsOf(otherId);
+    expect(second.map((e) => [e.event.type, e.event.sequence])).toEqual([
+      ['orders.order.created', 1],
+      ['orders.order.cancelled', 2],
+    ]);
+    // CloudEvents 1.0, structured: the id is the Nats-Msg-Id, the subject the order, the data the
+    // order as GET shows it after that change, plus its user.
+    const current = await send(app.url, 'GET', `/orders/${id}`, { token });
+    const paid = first[2];
+    expect(paid.msgId).toBe(paid.event.id);
+    expect(paid.subject).toBe('orders.order.paid');
+    expect(paid.event).toMatchObject({
+      specversion: '1.0',
+      source: '/orders',
+      subject: id,
+      datacontenttype: 'application/json',
+    });
+    expect(new Date(paid.event.time).toISOString()).toBe(paid.event.time);
+    expect(paid.event.data).toEqual({ ...current.body, userId: user });
+    expect(first[0].event.data).toMatchObject({
+      status: 'created',
+      note: 'leave at the door',
+      metadata: { cartId: 'c-1' },
+    });
+  }, 60_000);
+
+  it('re-publishes, under the same Nats-Msg-Id, an event whose relay died after the ack and before marking it: the stream keeps one', async () => {
+    for (const app of apps.splice(0)) await app.stop();
+    const doomed = await startAppProcess({
+      ...appEnv(),
+      ORDERS_TEST_FAULT: 'crash-after-publish',
+    });
+    const token = tokenFor(newUser());
+    const created = await send(doomed.url, 'POST', '/orders', {
+      token,
+      key: 'crash-1',
+      body: validOrder(),
+    });
+    expect(created.status).toBe(201);
+    const exit = await doomed.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    // Acknowledged by the stream, never marked.
+    expect(await pending()).toBe(1);
+    expect((await eventsOf(created.body.id as string)).length).toBe(1);
+    // Its lease runs out; the next relay publishes it again and the stream drops the copy.
+    await startApp();
+    await until(async () => (await pending()) === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    const events = await eventsOf(created.body.id as string);
+    expect(events).toHaveLength(1);
+    expect(events[0].msgId).toBe(events[0].event.id);
+  }, 60_000);
+
+  it('never fails or holds an API request while NATS is down; the backlog drains in order when it returns', async () => {
+    const app = apps[0] ?? (await startApp());
+    await nats.kill();
+    const token = tokenFor(newUser());
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const started = Date.now();
+      const created = await send(app.url, 'POST', '/orders', {
+        token,
+        key: `down-${i}`,
+        body: validOrder(),
+      });
+      expect(created.status).toBe(201);
+      expect(Date.now() - started).toBeLessThan(2000);
+      ids.push(created.body.id as string);
+    }
+    await send(app.url, 'DELETE', `/orders/${ids[0]}`, { token });
+    expect((await send(app.url, 'GET', '/health/ready')).status).toBe(200);
+    expect(await pending()).toBeGreaterThanOrEqual(11);
+    const metrics = await fetch(`${app.adminUrl}/metrics`).then((r) =>
+      r.text(),
+    );
+    expect(metrics).toMatch(/^orders_events_pending (1[1-9]|[2-9]\d)/m);
+    await nats.start();
+    await until(async () => (await pending()) === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    const cancelled = await eventsOf(ids[0]);
+    expect(cancelled.map((e) => e.event.type)).toEqual([
+      'orders.order.created',
+      'orders.order.cancelled',
+    ]);
+    for (const id of ids.slice(1)) expect(await eventsOf(id)).toHaveLength(1);
+  }, 90_000);
+});
