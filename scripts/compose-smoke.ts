@@ -337,10 +337,14 @@ const steps: [string, () => Promise<string | void>][] = [
         `replicas running: ${replicas.join(', ')}`,
       );
       const firstId = first.headers.get('x-request-id') ?? '';
+      // The app writes its request log in batches, flushed at least every second: wait for the line.
       const servedBy = (requestId: string) =>
-        replicas.filter((name) => podman('logs', name).includes(requestId));
-      const [a] = servedBy(firstId);
-      expectThat(a !== undefined, `no replica logged request ${firstId}`);
+        until(`a replica logging request ${requestId}`, 10_000, () =>
+          Promise.resolve(
+            replicas.find((name) => podman('logs', name).includes(requestId)),
+          ),
+        );
+      const a = await servedBy(firstId);
       // nginx takes a replica that failed (still booting) out of rotation for 5 s: retry until the
       // round robin reaches the other one. Every retry must be the replay of the same order.
       let b: string | undefined;
@@ -359,10 +363,10 @@ const steps: [string, () => Promise<string | void>][] = [
           retry.headers.get('idempotent-replayed') === 'true',
           `retry ${attempt} through nginx is not a replay`,
         );
-        [b] = servedBy(retryId);
+        b = await servedBy(retryId);
         if (b === a) await sleep(1000);
       }
-      expectThat(b !== undefined && b !== a, `every retry went to ${a}`);
+      expectThat(b !== a, `every retry went to ${a}`);
       return `create on ${a}, replay on ${b}`;
     },
   ],

@@ -1,4 +1,5 @@
 import { paymentsConfig } from './payments.config';
+import { eventsConfig } from './events.config';
 import { loggingConfig } from './logging.config';
 import { idempotencyConfig } from './idempotency.config';
 import { redisConfig } from './redis.config';
@@ -276,5 +277,34 @@ describe('PAYMENT_WEBHOOK_SECRETS and PAYMENT_EVENT_RETENTION_SECONDS', () => {
     expect(() =>
       withEnv({ PAYMENT_EVENT_RETENTION_SECONDS: '60' }, paymentsConfig),
     ).toThrow(/PAYMENT_EVENT_RETENTION_SECONDS/);
+  });
+});
+
+describe('NATS_URL and the EVENTS_* settings', () => {
+  it('turns events off when NATS_URL is empty, and reads comma-separated nats:// servers', () => {
+    expect(withEnv({ NATS_URL: '' }, eventsConfig).natsServers).toEqual([]);
+    expect(
+      withEnv({ NATS_URL: 'nats://a:4222, nats://b:4222' }, eventsConfig),
+    ).toMatchObject({
+      natsServers: ['nats://a:4222', 'nats://b:4222'],
+      stream: 'ORDERS',
+      streamReplicas: 1,
+      duplicateWindowSeconds: 300,
+    });
+  });
+
+  it('refuses what is not a nats:// URL, a bad stream name, and a duplicate window under 2 minutes', () => {
+    expect(() => withEnv({ NATS_URL: 'localhost:4222' }, eventsConfig)).toThrow(
+      /NATS_URL: "localhost:4222" is not a nats:\/\/ URL/,
+    );
+    expect(() =>
+      withEnv(
+        { NATS_URL: 'nats://a:4222', EVENTS_STREAM: 'a.b' },
+        eventsConfig,
+      ),
+    ).toThrow(/EVENTS_STREAM/);
+    expect(() =>
+      withEnv({ EVENTS_DUPLICATE_WINDOW_SECONDS: '60' }, eventsConfig),
+    ).toThrow(/EVENTS_DUPLICATE_WINDOW_SECONDS: 60 is outside 120\.\.86400/);
   });
 });
