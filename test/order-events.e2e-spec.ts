@@ -243,4 +243,81 @@ describe('order events: outbox to NATS JetStream, exactly once per change', () =
     ]);
     for (const id of ids.slice(1)) expect(await eventsOf(id)).toHaveLength(1);
   }, 90_000);
+
+  it('hands the relay to another instance within 5 s of its holder dying', async () => {
+    for (const app of apps.splice(0)) await app.stop();
+    const [one, two] = await Promise.all([startApp(), startApp()]);
+    const holderPid = async () => {
+      const { rows } = await db.query<{ holder: string | null }>(
+        "SELECT holder FROM order_events_relay WHERE name = 'relay' AND expires_at > now()",
+      );
+      return rows[0]?.holder ? Number(rows[0].holder.split(':')[1]) : undefined;
+    };
+    await until(async () => (await holderPid()) !== undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    const leader = (await holderPid()) === one.child.pid ? one : two;
+    const standby = leader === one ? two : one;
+    await leader.stop('SIGKILL');
+    const died = Date.now();
+    await until(async () => (await holderPid()) === standby.child.pid, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    expect(Date.now() - died).toBeLessThan(5000);
+    const created = await send(standby.url, 'POST', '/orders', {
+      token: tokenFor(newUser()),
+      key: 'after-takeover',
+      body: validOrder(),
+    });
+    await until(async () => (await pending()) === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    expect(await eventsOf(created.body.id as string)).toHaveLength(1);
+  }, 60_000);
+
+  it('reports a stream it cannot set up in one log line, keeps the events pending, and keeps serving', async () => {
+    for (const app of apps.splice(0)) await app.stop();
+    // Another stream already owns the subjects: JetStream refuses ours.
+    const other = await startNatsServer();
+    const otherConnection = await connect({ servers: other.url });
+    try {
+      await (
+        await jetstreamManager(otherConnection)
+      ).streams.add({ name: 'SOMEONE_ELSE', subjects: ['orders.>'] });
+      const app = await startAppProcess({
+        ...appEnv(),
+        NATS_URL: other.url,
+      });
+      apps.push(app);
+      const created = await send(app.url, 'POST', '/orders', {
+        token: tokenFor(newUser()),
+        key: 'refused-stream',
+        body: validOrder(),
+      });
+      expect(created.status).toBe(201);
+      await until(
+        () => Promise.resolve(app.output().includes('events stay pending')),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+        },
+      );
+      // The relay retries, but says it once.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(app.output().split('events stay pending').length - 1).toBe(1);
+      expect(app.output()).toContain(`stream ${stream} (subjects orders.>`);
+      expect(await pending()).toBeGreaterThanOrEqual(1);
+      expect((await send(app.url, 'GET', '/health/ready')).status).toBe(200);
+    } finally {
+      await otherConnection.close();
+      await other.stop();
+      // Leave nothing pending for a later test: this database's events are about another broker.
+      await db.query(
+        'UPDATE order_events SET published_at = now() WHERE published_at IS NULL',
+      );
+    }
+  }, 60_000);
 });

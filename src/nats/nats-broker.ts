@@ -65,8 +65,11 @@ export class NatsBroker implements OnApplicationShutdown {
       if (!existing) await jsm.streams.add(config);
       else await jsm.streams.update(required.name, config);
     } catch (error) {
+      const wanted = `subjects ${required.subjects.join(',')}, ${required.replicas} replica(s), duplicate window ${required.duplicateWindowSeconds} s`;
       throw new IncompatibleStreamError(
-        `stream ${required.name} exists with a configuration JetStream will not change to ${JSON.stringify(config)}: ${(error as Error).message}`,
+        existing
+          ? `stream ${required.name} exists with a configuration JetStream will not change to ${wanted}: ${(error as Error).message}`
+          : `stream ${required.name} (${wanted}) could not be created: ${(error as Error).message}`,
       );
     }
   }
