@@ -309,6 +309,32 @@ const steps: [string, () => Promise<string | void>][] = [
     },
   ],
   [
+    'order events reach JetStream (the nats service): the outbox drains',
+    async () => {
+      // The admin port listens inside the container only: read the app's metrics from there.
+      const script =
+        "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => console.log(t))";
+      const counts = await until('the outbox drained to NATS', 60_000, () => {
+        const text = run('docker-compose', [
+          'exec',
+          '-T',
+          'app',
+          'node',
+          '-e',
+          script,
+        ]).stdout;
+        const value = (name: string) =>
+          Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+        const published = value('orders_events_published_total');
+        const pending = value('orders_events_pending');
+        return Promise.resolve(
+          published >= 2 && pending === 0 ? { published, pending } : undefined,
+        );
+      });
+      return `${counts.published} events published, ${counts.pending} pending`;
+    },
+  ],
+  [
     `${README_COMMANDS.scale}: a retry through nginx lands on another replica and replays`,
     async () => {
       compose(README_COMMANDS.scale, 600_000);

@@ -12,6 +12,7 @@ import {
   Sent,
   tokenFor,
   validOrder,
+  retryWhileInFlight,
 } from './support/test-app';
 
 // Separate OS processes of the production build (dist/main.js): scale-out, SIGKILL and SIGTERM.
@@ -37,23 +38,6 @@ async function ordersOf(userId: string): Promise<{ id: string }[]> {
 
 const post = (app: AppProcess, token: string, key: string): Promise<Sent> =>
   send(app.url, 'POST', '/orders', { token, key, body: validOrder() });
-
-/**
- * A retry as a client makes it: a 409 in flight is waited out (Retry-After) and sent again. On a loaded
- * machine a claim can outlive its request: Redis applied the SET after the app's 250 ms command
- * timeout had already degraded the request, and the lock then holds until its 5 s lease runs out.
- */
-async function retryUntilAnswered(
-  app: AppProcess,
-  token: string,
-  key: string,
-): Promise<Sent> {
-  for (let attempt = 1; ; attempt++) {
-    const answer = await post(app, token, key);
-    if (answer.status !== 409 || attempt === 5) return answer;
-    await sleep(Number(answer.headers.get('retry-after') ?? 1) * 1000);
-  }
-}
 
 /** GET on a fresh connection (no keep-alive reuse), to see what a new client sees. */
 function getOnNewConnection(url: string): Promise<number> {
@@ -98,7 +82,7 @@ describe('three instances on one Postgres and one Redis', () => {
     expect(created.length).toBeLessThanOrEqual(1);
     // Whoever answers the retry, it is the same order.
     for (const app of apps) {
-      const retry = await retryUntilAnswered(app, token, 'burst');
+      const retry = await retryWhileInFlight(() => post(app, token, 'burst'));
       expect(retry.status).toBe(201);
       expect(retry.body.id).toBe(orders[0].id);
       expect(retry.headers.get('idempotent-replayed')).toBe('true');

@@ -76,3 +76,4 @@ rm -rf "$here/node/dist"
 from_folder postgres postgres:15
 from_folder redis redis:7
 from_folder nginx nginx:1.28-alpine
+from_folder nats nats:2.9

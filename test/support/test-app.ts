@@ -188,3 +188,20 @@ export function expectOneOrderFrom(answers: Sent[]): void {
     new Set(answers.filter((a) => a.status === 201).map((a) => a.body.id)).size,
   ).toBe(1);
 }
+
+/**
+ * A retry as a client makes it: a 409 in flight is waited out (its Retry-After) and sent again, at most
+ * `attempts` times. After a Redis stall or timeout, a claim the app had given up on can still land in
+ * Redis late and hold its key until its lease runs out; a client then waits, and so does a test.
+ */
+export async function retryWhileInFlight(
+  attempt: () => Promise<Sent>,
+  attempts = 5,
+): Promise<Sent> {
+  for (let n = 1; ; n++) {
+    const answer = await attempt();
+    if (answer.status !== 409 || n === attempts) return answer;
+    const seconds = Number(answer.headers.get('retry-after') ?? 1);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
+}
