@@ -50,6 +50,11 @@ export class OutboxRelay
   private streamReady = false;
   private lastStreamProblem?: string;
   private stopped = false;
+  private signalStopped!: () => void;
+  /** Settles at shutdown: what the listener waits on besides its connection's loss. */
+  private readonly whenStopped = new Promise<void>(
+    (resolve) => (this.signalStopped = resolve),
+  );
   private wake?: () => void;
   private loop?: Promise<void>;
   private listener?: PoolClient;
@@ -76,6 +81,7 @@ export class OutboxRelay
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.signalStopped();
     this.wake?.();
     await this.loop;
     this.listener?.release();
@@ -200,7 +206,7 @@ export class OutboxRelay
         );
         client.on('notification', () => this.wake?.());
         await client.query('LISTEN order_events');
-        const error = await Promise.race([lost, this.whenStopped()]);
+        const error = await Promise.race([lost, this.whenStopped]);
         this.listener = undefined;
         client.release(error instanceof Error ? error : undefined);
       } catch {
@@ -208,17 +214,6 @@ export class OutboxRelay
       }
       if (!this.stopped) await this.sleep(STANDBY_RETRY_MS);
     }
-  }
-
-  private whenStopped(): Promise<void> {
-    return new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (!this.stopped) return;
-        clearInterval(check);
-        resolve();
-      }, 200);
-      check.unref();
-    });
   }
 
   private sleep(ms: number): Promise<void> {
