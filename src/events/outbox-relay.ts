@@ -9,8 +9,9 @@ import type { ConfigType } from '@nestjs/config';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { appConfig, databaseConfig, eventsConfig } from '../config';
+import { checkOut } from '../database/checked-out-client';
 import { PG_POOL } from '../database/pg-pool.module';
 import { FoldedWarning } from '../idempotency';
 import { IncompatibleStreamError, NatsBroker } from '../nats/nats-broker';
@@ -57,7 +58,7 @@ export class OutboxRelay
   );
   private wake?: () => void;
   private loop?: Promise<void>;
-  private listener?: PoolClient;
+  private listening?: Promise<void>;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -76,15 +77,14 @@ export class OutboxRelay
     if (!this.enabled) return;
     this.loop = this.run();
     // Behind a transaction pooler a LISTEN would not stay on one server session: the timer alone wakes it.
-    if (this.database.pooler !== 'transaction') void this.listen();
+    if (this.database.pooler !== 'transaction') this.listening = this.listen();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.signalStopped();
     this.wake?.();
-    await this.loop;
-    this.listener?.release();
+    await Promise.all([this.loop, this.listening]);
     if (this.leader)
       await this.pool
         .query(RELEASE_RELAY_LEASE, [this.holder])
@@ -199,20 +199,27 @@ export class OutboxRelay
   private async listen(): Promise<void> {
     while (!this.stopped) {
       try {
-        const client = await this.pool.connect();
-        this.listener = client;
-        const lost = new Promise<Error>((resolve) =>
-          client.once('error', resolve),
-        );
+        const { client, lost, release } = await checkOut(this.pool);
         client.on('notification', () => this.wake?.());
-        await client.query('LISTEN order_events');
+        try {
+          await client.query('LISTEN order_events');
+        } catch (error) {
+          release(error as Error);
+          throw error;
+        }
         const error = await Promise.race([lost, this.whenStopped]);
-        this.listener = undefined;
-        client.release(error instanceof Error ? error : undefined);
+        release(error instanceof Error ? error : undefined);
       } catch {
         // The database is away: the timer keeps the relay going meanwhile.
       }
-      if (!this.stopped) await this.sleep(STANDBY_RETRY_MS);
+      // Not this.sleep: that is the relay loop's, which each commit's notification wakes.
+      if (!this.stopped)
+        await Promise.race([
+          new Promise((resolve) =>
+            setTimeout(resolve, STANDBY_RETRY_MS).unref(),
+          ),
+          this.whenStopped,
+        ]);
     }
   }
 

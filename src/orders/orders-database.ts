@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { databaseConfig } from '../config';
+import { checkOut } from '../database/checked-out-client';
 import { PG_POOL } from '../database/pg-pool.module';
 import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
 
@@ -45,7 +46,7 @@ export class OrdersDatabase {
   /** `work` in one transaction on one connection, under the write bulkhead like every write. */
   transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     return this.writes.run(async () => {
-      const client = await this.pool.connect();
+      const { client, release } = await checkOut(this.pool);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -58,7 +59,7 @@ export class OrdersDatabase {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
-        client.release(broken);
+        release(broken);
       }
     });
   }

@@ -4,6 +4,7 @@ import { eventsConfig } from '../config';
 import { PinoLogger } from 'nestjs-pino';
 import type { Pool, PoolClient } from 'pg';
 import { sqlState, UNIQUE_VIOLATION } from '../common/errors/database-errors';
+import { checkOut } from '../database/checked-out-client';
 import { PG_POOL } from '../database/pg-pool.module';
 import { MetricsService } from '../observability/metrics.service';
 import type { PaymentDataDto, WebhookOutcome } from './dto/payment-event.dto';
@@ -70,7 +71,7 @@ export class PaymentsService {
   }
 
   private async record(event: VerifiedEvent): Promise<WebhookResult> {
-    const client = await this.pool.connect();
+    const { client, release } = await checkOut(this.pool);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -102,7 +103,7 @@ export class PaymentsService {
       throw error;
     } finally {
       // A connection that failed mid-transaction is dropped, not returned to the pool.
-      client.release(broken);
+      release(broken);
     }
   }
 
