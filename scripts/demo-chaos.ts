@@ -1,15 +1,18 @@
 /**
  * npm run demo:chaos [-- --orders 2000 --clients 40 --seed 7 --drop 0.05]
  *
- * The client chaos run of test/client-chaos.e2e-spec.ts, for a person to watch: three instances of
- * the production build on a fresh database, a lossy network in front of each, Redis cut and flushed,
- * Postgres cut and delayed, instances SIGKILLed and SIGTERMed and restarted, while @orders/client
- * places the orders. Prints what was sent, lost, retried and stored. Needs Postgres and Redis as
- * `npm test` does (DEMO_ADMIN_DATABASE_URL, DEMO_REDIS_URL; Redis database 10 by default).
+ * The chaos run of test/client-chaos.e2e-spec.ts, for a person to watch: three instances of the
+ * production build on a fresh database, a lossy network in front of each, their events relayed to a
+ * 3-node JetStream cluster of the demo's own, Redis cut and flushed, Postgres cut and delayed, NATS
+ * cut and the stream's leader killed, instances SIGKILLed and SIGTERMed and restarted, while
+ * @orders/client places, cancels and (by signed webhook) pays the orders. Prints what was sent, lost,
+ * retried, stored and published. Needs Postgres and Redis as `npm test` does (DEMO_ADMIN_DATABASE_URL,
+ * DEMO_REDIS_URL; Redis database 10 by default) and the nats-server binary.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { chaosTable, runChaos } from '../test/support/chaos.ts';
+import { startNatsCluster } from '../test/support/nats-server.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
@@ -27,6 +30,7 @@ const redisUrl = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
 
 async function main(): Promise<void> {
   const database = await createScratchDatabase(adminUrl, 'orders_demo');
+  const cluster = await startNatsCluster(3);
   try {
     const drop = Number(flags.drop);
     console.error(
@@ -37,20 +41,32 @@ async function main(): Promise<void> {
       databaseUrl: database.url,
       redisUrl,
       jwtSecret: randomBytes(32).toString('hex'),
+      webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
       logicalOrders: Number(flags.orders),
       clients: Number(flags.clients),
       seed: Number(flags.seed),
       dropRequests: drop,
       dropAnswers: drop,
       migrate: true,
+      events: { cluster, stream: 'ORDERS_DEMO' },
       log: (line) => console.error(line),
     });
     console.log(chaosTable(report));
-    for (const problem of [...report.gaveUp, ...report.mismatches].slice(0, 10))
+    const events = report.events!;
+    const problems = [
+      ...report.gaveUp,
+      ...report.mismatches,
+      ...events.problems,
+    ];
+    for (const problem of problems.slice(0, 10))
       console.log(`problem: ${problem}`);
     process.exitCode =
-      report.duplicates === 0 && report.mismatches.length === 0 ? 0 : 1;
+      report.duplicates + events.duplicates + events.orphans === 0 &&
+      problems.length === 0
+        ? 0
+        : 1;
   } finally {
+    await cluster.stop();
     await database.drop();
   }
 }

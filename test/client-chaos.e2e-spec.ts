@@ -1,37 +1,63 @@
+import { randomUUID } from 'node:crypto';
 import { chaosTable, runChaos } from './support/chaos';
+import { startNatsCluster } from './support/nats-server';
+import { createOwnDatabase } from './support/own-database';
 import { startRedisServer } from './support/redis-server';
+import { TEST_WEBHOOK_SECRET } from './support/test-env';
 
 /**
- * The client's half of "retry is always safe", proven end to end: thousands of logical orders through
- * @orders/client over a lossy network to three instances of the production build while Redis,
- * Postgres and the instances themselves fail. The verdict comes from the database.
+ * "Retry is always safe" and "every change is announced exactly once", proven end to end in one run:
+ * thousands of logical orders through @orders/client over a lossy network to three instances of the
+ * production build, a fifth of them cancelled and a fifth paid by signed webhook, their events relayed
+ * through the outbox to a 3-node JetStream cluster (a stream of 3 replicas), while Redis, Postgres,
+ * NATS, the stream's leader and the instances themselves fail. The verdict comes from the database
+ * and the stream.
  */
-/** 1,200 in `npm test` (every fault still lands: they are spaced by progress); `npm run test:long` runs 2,000. */
-const LOGICAL_ORDERS = Number(process.env.TEST_CHAOS_ORDERS ?? 1200);
+/** 5,000 in `npm test` (every fault still lands: they are spaced by progress); `npm run test:long` runs more. */
+const LOGICAL_ORDERS = Number(process.env.TEST_CHAOS_ORDERS ?? 5000);
 
-describe('@orders/client under chaos (3 instances of the production build)', () => {
-  it(`turns ${LOGICAL_ORDERS} logical orders into exactly as many rows, each the order its call resolved with`, async () => {
-    // A redis-server of its own: the run flushes and cuts it, which no other suite may feel.
-    const redis = await startRedisServer();
+describe('the order pipeline under chaos (3 instances, 3 NATS nodes)', () => {
+  it(`turns ${LOGICAL_ORDERS} logical orders into exactly as many rows, and each change into exactly one event, in order`, async () => {
+    // Servers of its own: the run flushes and cuts Redis, and its relay publishes all of its database.
+    const [redis, database, cluster] = await Promise.all([
+      startRedisServer(),
+      createOwnDatabase('chaos'),
+      startNatsCluster(3),
+    ]);
     const report = await runChaos({
-      databaseUrl: process.env.DATABASE_URL!,
+      databaseUrl: database.url,
       redisUrl: redis.url,
       jwtSecret: process.env.JWT_SECRET!,
+      webhookSecret: TEST_WEBHOOK_SECRET,
       logicalOrders: LOGICAL_ORDERS,
       clients: 40,
       seed: 20261129,
       dropRequests: 0.05,
       dropAnswers: 0.05,
-    }).finally(() => redis.stop());
+      events: { cluster, stream: `CHAOS_${randomUUID().slice(0, 8)}` },
+    }).finally(() =>
+      Promise.all([redis.stop(), database.drop(), cluster.stop()]),
+    );
     console.log(chaosTable(report));
     expect(report.gaveUp).toEqual([]);
     expect(report.mismatches).toEqual([]);
     expect(report.rowsInDatabase).toBe(LOGICAL_ORDERS);
     expect(report.duplicates).toBe(0);
     expect(report.resolved).toBe(LOGICAL_ORDERS);
+    expect(report.cancelled).toBe(Math.ceil(LOGICAL_ORDERS / 5));
+    expect(report.paid).toBeGreaterThan(LOGICAL_ORDERS / 4);
+    const events = report.events!;
+    expect(events.problems).toEqual([]);
+    expect(events.duplicates).toBe(0);
+    expect(events.orphans).toBe(0);
+    expect(events.messages).toBe(
+      LOGICAL_ORDERS + report.cancelled + report.paid,
+    );
+    // A correctness bound, not a speed one: a relay stuck on a dead lease or connection would miss it.
+    expect(events.drainedMs).toBeLessThanOrEqual(10_000);
     // The faults really happened, and the network really lost answers the app had produced.
-    expect(report.faults).toHaveLength(6);
+    expect(report.faults).toHaveLength(8);
     expect(report.answersDropped).toBeGreaterThan(0);
     expect(report.replayedAnswers).toBeGreaterThan(0);
-  }, 120_000);
+  }, 240_000);
 });

@@ -1,10 +1,20 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
 import { OrdersClient, type RetryReason } from '@orders/client';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { Webhook } from 'standardwebhooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AppProcess, startAppProcess } from './app-process.ts';
+import {
+  type EventsVerdict,
+  eventsVerdict,
+  readStream,
+  waitForDrain,
+} from './chaos-events.ts';
 import { LossyHttpProxy } from './lossy-http-proxy.ts';
+import type { NatsCluster } from './nats-server.ts';
 import { seededRandom } from './seeded-random.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
@@ -20,14 +30,24 @@ export interface ChaosOptions {
   /** Share of requests cut before the app sees them, and of answers cut after it produced them. */
   dropRequests: number;
   dropAnswers: number;
+  /** The payment provider's Standard Webhooks secret (whsec_...): every paid order is paid by a signed webhook. */
+  webhookSecret: string;
   /** The first instance runs the migrations (a fresh database). */
   migrate?: boolean;
+  /**
+   * Order events on, to a stream of 3 replicas on this JetStream cluster (the database must be the
+   * run's own: the relay publishes all of it). Adds the broker's faults and the events verdict.
+   */
+  events?: { cluster: NatsCluster; stream: string };
   log?: (line: string) => void;
 }
 
 export interface ChaosReport {
   logicalOrders: number;
   resolved: number;
+  /** Orders cancelled and orders paid by webhook after they were placed (every fifth; every third of the rest). */
+  cancelled: number;
+  paid: number;
   gaveUp: string[];
   attempts: number;
   retriesByReason: Partial<Record<RetryReason, number>>;
@@ -37,8 +57,12 @@ export interface ChaosReport {
   faults: string[];
   rowsInDatabase: number;
   duplicates: number;
-  /** Logical orders whose row is missing, differs from what was sent, or has another id than the client got. */
+  /**
+   * Logical orders whose row is missing, differs from what was sent, has another id than the client
+   * got, or another status than its cancel or payment left.
+   */
   mismatches: string[];
+  events?: EventsVerdict;
   p50Ms: number;
   p99Ms: number;
   elapsedMs: number;
@@ -48,10 +72,13 @@ const INSTANCES = 3;
 
 /**
  * Places `logicalOrders` orders through `OrdersClient` (with no retry code of its own) across three
- * instances of the production build, each behind a lossy network, while Redis is cut and flushed,
- * one instance's Postgres is cut, Postgres is delayed, and instances are SIGKILLed and SIGTERMed and
- * restarted. Faults fire at fixed shares of progress, so each run sees all of them whatever the
- * machine's speed. Then reads the database itself to count what was made.
+ * instances of the production build, each behind a lossy network, cancels every fifth and pays every
+ * third of the rest by signed webhook (retried like a provider does), while Redis is cut and flushed,
+ * Postgres is cut and delayed, and instances are SIGKILLed and SIGTERMed and restarted; with events
+ * on, the stream's leader node is killed and restarted, NATS is cut for 5 s, and the instance that
+ * relays is the one SIGKILLed and whose Postgres is cut. Faults fire at fixed shares of progress, so
+ * each run sees all of them whatever the machine's speed. Then reads the database itself (and the
+ * stream) to count what was made.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
@@ -60,23 +87,40 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const redis = createClient({ url: options.redisUrl });
   await redis.connect();
   await redis.flushDb();
+  const db = new pg.Client({ connectionString: options.databaseUrl });
+  await db.connect();
   const redisProxy = await TcpProxy.start(options.redisUrl);
   const postgres = await Promise.all(
     Array.from({ length: INSTANCES }, () =>
       TcpProxy.start(options.databaseUrl),
     ),
   );
+  const { events } = options;
+  // The instances reach NATS through proxies the run can cut (the nodes advertise no other address).
+  const natsProxies = events
+    ? await Promise.all(events.cluster.nodes.map((n) => TcpProxy.start(n.url)))
+    : [];
+  const nats = events
+    ? await connectNats({ servers: events.cluster.urls.split(',') })
+    : undefined;
   const envOf = (i: number, migrate = false): Record<string, string> => ({
     DATABASE_URL: postgres[i].urlFor(options.databaseUrl),
     REDIS_URL: redisProxy.urlFor(options.redisUrl),
     JWT_SECRET: options.jwtSecret,
+    PAYMENT_WEBHOOK_SECRETS: options.webhookSecret,
     DB_MIGRATIONS_RUN: String(migrate),
     DB_CONNECT_TIMEOUT_MS: '1000',
     THROTTLE_LIMIT: '1000000',
+    WEBHOOK_THROTTLE_LIMIT: '1000000',
     HEALTH_THROTTLE_LIMIT: '1000000',
     // A killed instance's keys free themselves within 2 s (its retries get 409 until then).
     IDEMPOTENCY_LOCK_LEASE_MS: '2000',
     LOG_LEVEL: 'error',
+    ...(events && {
+      NATS_URL: natsProxies.map((p) => `nats://127.0.0.1:${p.port}`).join(','),
+      EVENTS_STREAM: events.stream,
+      EVENTS_STREAM_REPLICAS: String(events.cluster.nodes.length),
+    }),
   });
   const apps: AppProcess[] = [await startAppProcess(envOf(0, options.migrate))];
   apps.push(
@@ -92,12 +136,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ),
   );
   const faults: string[] = [];
-  const restart = async (i: number, signal: NodeJS.Signals) => {
+  const restart = async (i: number, signal: NodeJS.Signals, who: string) => {
     await apps[i].stop(signal);
     apps[i] = await startAppProcess(envOf(i));
     proxies[i].retarget(Number(new URL(apps[i].url).port));
-    faults.push(`instance ${i + 1} ${signal}ed and restarted`);
+    faults.push(`${who} ${signal}ed and restarted`);
   };
+  /** The instance holding the relay's lease (instance 2 when events are off). */
+  const relaying = async (): Promise<number> => {
+    if (!events) return 1;
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const { rows } = await db.query<{ holder: string }>(
+        "SELECT holder FROM order_events_relay WHERE name = 'relay' AND expires_at > now()",
+      );
+      const pid = Number(rows[0]?.holder.split(':')[1]);
+      const i = apps.findIndex((app) => app.child.pid === pid);
+      if (i >= 0) return i;
+      await sleep(50);
+    }
+    throw new Error('no instance took the relay lease within 10 s');
+  };
+  const relayName = (i: number) =>
+    events ? `the relay's instance (${i + 1})` : `instance ${i + 1}`;
   const schedule: [number, () => Promise<void>][] = [
     [
       0.1,
@@ -118,10 +178,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     [
       0.35,
       async () => {
-        postgres[0].cut();
+        const i = await relaying();
+        postgres[i].cut();
         await sleep(1500);
-        postgres[0].restore();
-        faults.push("instance 1's Postgres cut for 1.5 s");
+        postgres[i].restore();
+        faults.push(`${relayName(i)}'s Postgres cut for 1.5 s`);
       },
     ],
     [
@@ -133,17 +194,54 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         faults.push('Postgres delayed 100 ms for 1.5 s');
       },
     ],
-    [0.6, () => restart(1, 'SIGKILL')],
-    [0.8, () => restart(2, 'SIGTERM')],
+    [
+      0.6,
+      async () => {
+        const i = await relaying();
+        await restart(i, 'SIGKILL', relayName(i));
+      },
+    ],
+    [0.8, () => restart(2, 'SIGTERM', 'instance 3')],
   ];
+  if (events)
+    schedule.push(
+      [
+        0.18,
+        async () => {
+          const jsm = await jetstreamManager(nats!);
+          const { cluster } = await jsm.streams.info(events.stream);
+          const leader = events.cluster.nodes.find(
+            (node) => node.name === cluster?.leader,
+          );
+          if (!leader) throw new Error(`no stream leader: ${cluster?.leader}`);
+          await leader.kill();
+          await sleep(2000);
+          await leader.start();
+          faults.push("the stream's leader node killed, restarted after 2 s");
+        },
+      ],
+      [
+        0.42,
+        async () => {
+          for (const proxy of natsProxies) proxy.cut();
+          await sleep(5000);
+          for (const proxy of natsProxies) proxy.restore();
+          faults.push('NATS cut for 5 s');
+        },
+      ],
+    );
+  schedule.sort(([a], [b]) => a - b);
 
   let resolved = 0;
+  let cancelled = 0;
+  let paid = 0;
   let attempts = 0;
   let replayedAnswers = 0;
   const retriesByReason: Partial<Record<RetryReason, number>> = {};
   const gaveUp: string[] = [];
   const results = new Map<number, { id: string; ms: number }>();
   const started = Date.now();
+  let lastFaultEndedAt = 0;
 
   const faultsDone = (async () => {
     for (const [share, inject] of schedule) {
@@ -152,7 +250,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(`${Math.round(share * 100)}%: injecting`);
       await inject();
     }
+    lastFaultEndedAt = Date.now();
   })();
+  // Every event written before the last fault ended is on the stream soon after it.
+  const drainedAfterFaults = events
+    ? faultsDone.then(() => waitForDrain(db, new Date(lastFaultEndedAt)))
+    : undefined;
 
   const client = (c: number) =>
     new OrdersClient({
@@ -171,6 +274,51 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         retriesByReason[reason] = (retriesByReason[reason] ?? 0) + 1;
       },
     });
+  const webhook = new Webhook(options.webhookSecret);
+  /** A provider's delivery: the same webhook-id, re-signed, until some instance answers 2xx. */
+  const pay = async (n: number, orderId: string, totalCents: number) => {
+    const id = `msg_${run}_${n}`;
+    const body = JSON.stringify({
+      type: 'payment.succeeded',
+      timestamp: new Date().toISOString(),
+      data: {
+        paymentId: `pay_${run}_${n}`,
+        orderId,
+        amountCents: totalCents,
+        currency: 'USD',
+      },
+    });
+    const deadline = Date.now() + 60_000;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      attempts++;
+      const sentAt = new Date();
+      const answer = await fetch(
+        `${proxies[(n + attempt) % INSTANCES].url}/webhooks/payments`,
+        {
+          method: 'POST',
+          body,
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': id,
+            'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+            'webhook-signature': webhook.sign(id, sentAt, body),
+          },
+          signal: AbortSignal.timeout(5000),
+        },
+      )
+        .then(async (r) => ({ status: r.status, body: await r.text() }))
+        .catch(() => undefined);
+      if (answer?.status === 200) {
+        const { outcome } = JSON.parse(answer.body) as { outcome: string };
+        if (outcome !== 'paid') throw new Error(`webhook outcome ${outcome}`);
+        return;
+      }
+      if (answer && answer.status < 500 && ![409, 429].includes(answer.status))
+        throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
+      await sleep(Math.min(1000, 25 * 2 ** Math.min(attempt, 6)));
+    }
+    throw new Error('webhook not delivered within 60 s');
+  };
   await Promise.all(
     Array.from({ length: options.clients }, async (_, c) => {
       const orders = client(c);
@@ -182,16 +330,41 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           if (order.replayed) replayedAnswers++;
           results.set(n, { id: order.id, ms: Date.now() - began });
           resolved++;
+          if (finalStatus(n) === 'cancelled') {
+            attempts++;
+            await orders.cancelOrder(order.id);
+            cancelled++;
+          } else if (finalStatus(n) === 'paid') {
+            await pay(n, order.id, order.totalCents);
+            paid++;
+          }
         } catch (error) {
           gaveUp.push(`order ${n}: ${String(error)}`);
         }
       }
     }),
   );
+  const workloadEndedAt = Date.now();
   await faultsDone;
   const elapsedMs = Date.now() - started;
 
-  const rows = await readRows(options.databaseUrl, run);
+  let verdict: EventsVerdict | undefined;
+  if (events) {
+    const afterFaults = await drainedAfterFaults!;
+    const drainFrom = Math.max(workloadEndedAt, lastFaultEndedAt);
+    const afterWorkload = await waitForDrain(db);
+    const drainedMs = Math.max(
+      afterFaults - lastFaultEndedAt,
+      afterWorkload - drainFrom,
+    );
+    verdict = eventsVerdict(
+      await readOrders(db, run),
+      await readStream(nats!, events.stream),
+      drainedMs,
+    );
+  }
+
+  const rows = await readOrders(db, run);
   const mismatches: string[] = [];
   const byNote = new Map<string, (typeof rows)[number][]>();
   for (const row of rows)
@@ -204,12 +377,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       mismatches.push(`order ${n}: items differ`);
     else if (results.get(n)?.id !== found[0].id)
       mismatches.push(`order ${n}: the client got another id`);
+    else if (found[0].status !== finalStatus(n))
+      mismatches.push(`order ${n}: ${found[0].status}, not ${finalStatus(n)}`);
   }
 
   await Promise.all(apps.map((app) => app.stop()));
   await Promise.all(
-    [...proxies, ...postgres, redisProxy].map((p) => p.close()),
+    [...proxies, ...postgres, ...natsProxies, redisProxy].map((p) => p.close()),
   );
+  await nats?.close();
+  await db.end();
   await redis.flushDb();
   await redis.quit();
 
@@ -218,6 +395,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return {
     logicalOrders: options.logicalOrders,
     resolved,
+    cancelled,
+    paid,
     gaveUp,
     attempts,
     retriesByReason,
@@ -228,10 +407,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     rowsInDatabase: rows.length,
     duplicates: rows.length - byNote.size,
     mismatches,
+    events: verdict,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     elapsedMs,
   };
+}
+
+/** What becomes of logical order n after it is placed: every fifth is cancelled, every third of the rest paid. */
+function finalStatus(n: number): 'created' | 'cancelled' | 'paid' {
+  if (n % 5 === 0) return 'cancelled';
+  return n % 3 === 0 ? 'paid' : 'created';
 }
 
 /** Logical order n: its own SKU, quantity and price, and its number in the note. */
@@ -243,26 +429,44 @@ function logicalOrder(n: number) {
   };
 }
 
-async function readRows(databaseUrl: string, run: string) {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{
-      id: string;
-      note: string;
-      items: unknown;
-    }>(`SELECT id, note, items FROM orders WHERE user_id LIKE $1`, [
-      `${run}-%`,
-    ]);
-    return rows;
-  } finally {
-    await db.end();
-  }
+export interface OrderRow {
+  id: string;
+  note: string;
+  items: unknown;
+  status: string;
+  version: number;
+}
+
+async function readOrders(db: pg.Client, run: string): Promise<OrderRow[]> {
+  const { rows } = await db.query<OrderRow>(
+    `SELECT id, note, items, status, version FROM orders WHERE user_id LIKE $1`,
+    [`${run}-%`],
+  );
+  return rows;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /** The report as a short table a person can read. */
+function eventsRows(verdict: EventsVerdict): [string, string | number][] {
+  return [
+    ['events on the stream', verdict.messages],
+    [
+      'events on the stream twice (by id or order and sequence)',
+      verdict.duplicates,
+    ],
+    ['events for orders not in the database', verdict.orphans],
+    [
+      'orders whose events are missing, out of order or not their final state',
+      verdict.problems.length,
+    ],
+    [
+      'backlog empty after the last fault',
+      `${(verdict.drainedMs / 1000).toFixed(1)} s`,
+    ],
+  ];
+}
+
 export function chaosTable(report: ChaosReport): string {
   const retries = Object.entries(report.retriesByReason)
     .map(([reason, n]) => `${reason} ${n}`)
@@ -270,6 +474,10 @@ export function chaosTable(report: ChaosReport): string {
   const rows: [string, string | number][] = [
     ['logical orders placed', report.logicalOrders],
     ['resolved with an order', report.resolved],
+    [
+      'then cancelled / paid by signed webhook',
+      `${report.cancelled} / ${report.paid}`,
+    ],
     ['gave up', report.gaveUp.length],
     ['attempts (HTTP requests sent)', report.attempts],
     ['retries by reason', retries || 'none'],
@@ -279,7 +487,8 @@ export function chaosTable(report: ChaosReport): string {
     ['faults injected', report.faults.join('; ')],
     ['orders in the database', report.rowsInDatabase],
     ['duplicates', report.duplicates],
-    ['mismatches (items or id)', report.mismatches.length],
+    ['mismatches (items, id or status)', report.mismatches.length],
+    ...(report.events ? eventsRows(report.events) : []),
     [
       'time per logical order p50 / p99',
       `${report.p50Ms} ms / ${report.p99Ms} ms`,
