@@ -236,6 +236,11 @@ describe('order events: outbox to NATS JetStream, exactly once per change', () =
       timeoutMs: 30_000,
       intervalMs: 100,
     });
+    // This suite's own connection reconnects on its own schedule: the relay's may have drained first.
+    await until(
+      async () => !!(await jsm.streams.info(stream).catch(() => undefined)),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     const cancelled = await eventsOf(ids[0]);
     expect(cancelled.map((e) => e.event.type)).toEqual([
       'orders.order.created',

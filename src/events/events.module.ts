@@ -30,5 +30,7 @@ const ORDER_EVENTS_TABLE: KeyedTable = {
     }),
   ],
   providers: [NatsBroker, EventsMetrics, OutboxRelay],
+  // The orders and payments modules tell the relay of each commit that wrote an event.
+  exports: [OutboxRelay],
 })
 export class EventsModule {}

@@ -29,12 +29,14 @@ export const ORDER_EVENT_DATA = `jsonb_build_object(
 /**
  * `change` (an INSERT or UPDATE of orders ending in `RETURNING *`) and, for each row it returns
  * where `when` holds, the event `type` whose sequence is the order's version after the change. The
- * statement returns what `change` returns. The unique (order_id, sequence) makes a second event for
- * one version impossible, whatever the caller.
+ * statement returns `returning` of what `change` returns: the columns its events-off twin returns,
+ * no more (every extra column is parsed on the hot path). The unique (order_id, sequence) makes a
+ * second event for one version impossible, whatever the caller.
  */
 export function withOrderEvent(
   change: string,
   type: OrderEventType,
+  returning: string,
   when = 'TRUE',
 ): string {
   return `WITH o AS (${change}),
@@ -43,7 +45,7 @@ export function withOrderEvent(
     SELECT o.id, o.user_id, '${type}', o.version, ${ORDER_EVENT_DATA}
     FROM o WHERE ${when}
     ON CONFLICT (order_id, sequence) DO NOTHING)
-  SELECT * FROM o`;
+  SELECT ${returning} FROM o`;
 }
 
 /** The relay's lease: taken when free or expired, renewed by its holder; no row back means not ours. */
@@ -55,9 +57,22 @@ export const ACQUIRE_RELAY_LEASE = `UPDATE order_events_relay
 export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
   SET holder = NULL, expires_at = 'epoch' WHERE name = 'relay' AND holder = $1`;
 
-/** The oldest pending events, in the order they were written (order_events_pending_idx). */
-export const SELECT_PENDING_EVENTS = `SELECT id, order_id, user_id, type, sequence, data, created_at
-  FROM order_events WHERE published_at IS NULL ORDER BY position LIMIT $1`;
+/**
+ * The oldest `limit` pending events, in the order they were written, as one simple-protocol round trip
+ * (its third result). A plain index scan of order_events_pending_idx, never a bitmap scan: the index
+ * keeps an entry for every row published since the last vacuum, and only a plain scan marks those
+ * dead as it passes them (the next scan skips them); the planner, seeing few pending rows, would
+ * otherwise pick a bitmap scan that reads every such entry and its heap page in every round (under
+ * load: dozens of rows read per event written, growing until autovacuum runs).
+ */
+export function selectPendingEvents(limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new Error(`invalid batch size ${limit}`);
+  return `BEGIN; SET LOCAL enable_bitmapscan = off;
+  SELECT id, order_id, user_id, type, sequence, data, created_at
+  FROM order_events WHERE published_at IS NULL ORDER BY position LIMIT ${limit};
+  COMMIT`;
+}
 
 export const MARK_EVENTS_PUBLISHED = `UPDATE order_events SET published_at = now()
   WHERE id = ANY($1::uuid[]) AND published_at IS NULL`;

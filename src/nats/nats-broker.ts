@@ -23,6 +23,8 @@ export interface StreamRequirements {
   maxAgeSeconds: number;
 }
 
+const RETRY_CONNECT_MS = 500;
+
 /** The stream exists with a configuration the relay cannot use, and JetStream refused to change it. */
 export class IncompatibleStreamError extends Error {}
 
@@ -35,6 +37,9 @@ export class NatsBroker implements OnApplicationShutdown {
   private readonly logger = new Logger('Nats');
   private connection?: Promise<NatsConnection>;
   private client?: JetStreamClient;
+  private connected?: NatsConnection;
+  private lastFailedAt = 0;
+  private readonly subscriptions = new Map<string, () => void>();
 
   constructor(
     @Inject(eventsConfig.KEY)
@@ -74,18 +79,48 @@ export class NatsBroker implements OnApplicationShutdown {
     }
   }
 
+  /** Calls `handler` for each core message on `subject`, once connected (and across reconnects). */
+  subscribe(subject: string, handler: () => void): void {
+    this.subscriptions.set(subject, handler);
+    this.connected?.subscribe(subject, { callback: () => handler() });
+  }
+
+  /**
+   * One empty core message on `subject`, fire and forget. Not connected yet: it starts connecting
+   * and the message is dropped (nothing queues up while NATS is away).
+   */
+  signal(subject: string): void {
+    if (!this.connected) return void this.connect().catch(() => undefined);
+    try {
+      this.connected.publish(subject);
+    } catch {
+      // Closing: the message does not matter.
+    }
+  }
+
   private connect(): Promise<NatsConnection> {
+    // Refused within the last half second: do not knock again for every caller.
+    if (!this.connection && Date.now() - this.lastFailedAt < RETRY_CONNECT_MS)
+      return Promise.reject(new Error('NATS is not answering'));
     this.connection ??= connect({
       servers: this.config.natsServers,
       name: 'orders',
       maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
+      reconnectTimeWait: RETRY_CONNECT_MS,
       timeout: 2000,
-    }).catch((error: unknown) => {
-      // Not answering yet: the next call tries again.
-      this.connection = undefined;
-      throw error;
-    });
+    })
+      .then((nc) => {
+        this.connected = nc;
+        for (const [subject, handler] of this.subscriptions)
+          nc.subscribe(subject, { callback: () => handler() });
+        return nc;
+      })
+      .catch((error: unknown) => {
+        // Not answering yet: a later call tries again.
+        this.connection = undefined;
+        this.lastFailedAt = Date.now();
+        throw error;
+      });
     return this.connection;
   }
 

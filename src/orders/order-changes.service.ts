@@ -31,6 +31,7 @@ import {
   UPDATE_ORDER_FIELDS,
   UPDATE_ORDER_FIELDS_WITH_EVENT,
 } from './orders.sql';
+import { OutboxRelay } from '../events/outbox-relay';
 import { OrdersDatabase } from './orders-database';
 
 /** PATCH: merge patches of an order's note and metadata, under If-Match, retry-safe with a key. */
@@ -40,6 +41,7 @@ export class OrderChangesService {
 
   constructor(
     private readonly database: OrdersDatabase,
+    private readonly outbox: OutboxRelay,
     @Inject(eventsConfig.KEY) events: ConfigType<typeof eventsConfig>,
   ) {
     // With events on, a change writes its `updated` event in the same statement (the outbox).
@@ -63,25 +65,27 @@ export class OrderChangesService {
   ): Promise<OrderRevision> {
     const apply = (client: PoolClient) =>
       this.applyPatch(client, userId, id, patch, ifMatch);
-    if (!idempotency) return this.database.transaction(apply);
+    if (!idempotency) return this.committed(this.database.transaction(apply));
     const { key, fingerprint } = idempotency;
     return insertOnce(idempotency, {
       insert: () =>
-        this.database.transaction(async (client) => {
-          await this.database.run(client, INSERT_ORDER_CHANGE, [
-            userId,
-            key,
-            fingerprint,
-            id,
-          ]);
-          const revision = await apply(client);
-          await this.database.run(client, SET_ORDER_CHANGE_RESPONSE, [
-            userId,
-            key,
-            JSON.stringify(revision),
-          ]);
-          return revision;
-        }),
+        this.committed(
+          this.database.transaction(async (client) => {
+            await this.database.run(client, INSERT_ORDER_CHANGE, [
+              userId,
+              key,
+              fingerprint,
+              id,
+            ]);
+            const revision = await apply(client);
+            await this.database.run(client, SET_ORDER_CHANGE_RESPONSE, [
+              userId,
+              key,
+              JSON.stringify(revision),
+            ]);
+            return revision;
+          }),
+        ),
       isDuplicateKey: (error) =>
         isUniqueViolationOf(error, ORDER_CHANGES_IDEMPOTENCY_CONSTRAINT),
       loadExisting: async () => {
@@ -142,6 +146,13 @@ export class OrderChangesService {
       [id, userId, note, JSON.stringify(metadata)],
     );
     return toRevision(updated);
+  }
+
+  /** A patch that committed may have written an `updated` event: the relay hears of it. */
+  private async committed<T>(transaction: Promise<T>): Promise<T> {
+    const result = await transaction;
+    this.outbox.written();
+    return result;
   }
 }
 

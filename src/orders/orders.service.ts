@@ -28,6 +28,7 @@ import {
   toRevision,
   toView,
 } from './orders.sql';
+import { OutboxRelay } from '../events/outbox-relay';
 import { OrdersDatabase } from './orders-database';
 import { TestFaults } from './test-faults';
 
@@ -39,6 +40,7 @@ export class OrdersService {
   constructor(
     private readonly database: OrdersDatabase,
     private readonly faults: TestFaults,
+    private readonly outbox: OutboxRelay,
     @Inject(eventsConfig.KEY) events: ConfigType<typeof eventsConfig>,
   ) {
     // With events on, each change writes its event in the same statement (the outbox).
@@ -114,6 +116,7 @@ export class OrdersService {
       note,
       JSON.stringify(metadata),
     ]);
+    this.outbox.written();
     this.faults.afterInsert();
     return toRevision({
       ...inserted,
@@ -178,7 +181,10 @@ export class OrdersService {
       userId,
       versions ?? null,
     ]);
-    if (cancelled) return toRevision(cancelled);
+    if (cancelled) {
+      this.outbox.written();
+      return toRevision(cancelled);
+    }
     const [order] = await this.database.query<OrderRow>(SELECT_ORDER, [
       id,
       userId,

@@ -21,6 +21,7 @@ export const INSERT_ORDER = `${INSERT_ORDER_ROW} RETURNING id, created_at, versi
 export const INSERT_ORDER_WITH_EVENT = withOrderEvent(
   `${INSERT_ORDER_ROW} RETURNING *`,
   ORDER_EVENT_TYPES.created,
+  'id, created_at, version',
 );
 
 export const SELECT_ORDER = `SELECT ${VIEW_COLUMNS} FROM orders WHERE id = $1 AND user_id = $2`;
@@ -51,6 +52,7 @@ export const CANCEL_ORDER = `${CANCEL_ORDER_ROW} RETURNING ${VIEW_COLUMNS}`;
 export const CANCEL_ORDER_WITH_EVENT = withOrderEvent(
   `${CANCEL_ORDER_ROW} RETURNING *`,
   ORDER_EVENT_TYPES.cancelled,
+  VIEW_COLUMNS,
 );
 
 /** The order, locked until the change's transaction ends: changes, cancels and payments queue up. */
@@ -65,6 +67,7 @@ export const UPDATE_ORDER_FIELDS = `${UPDATE_ORDER_FIELDS_ROW} RETURNING ${VIEW_
 export const UPDATE_ORDER_FIELDS_WITH_EVENT = withOrderEvent(
   `${UPDATE_ORDER_FIELDS_ROW} RETURNING *`,
   ORDER_EVENT_TYPES.updated,
+  VIEW_COLUMNS,
 );
 
 /**

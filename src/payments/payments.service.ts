@@ -5,6 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import type { Pool, PoolClient } from 'pg';
 import { sqlState, UNIQUE_VIOLATION } from '../common/errors/database-errors';
 import { checkOut } from '../database/checked-out-client';
+import { OutboxRelay } from '../events/outbox-relay';
 import { PG_POOL } from '../database/pg-pool.module';
 import { MetricsService } from '../observability/metrics.service';
 import type { PaymentDataDto, WebhookOutcome } from './dto/payment-event.dto';
@@ -51,6 +52,7 @@ export class PaymentsService {
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly metrics: MetricsService,
     private readonly logger: PinoLogger,
+    private readonly outbox: OutboxRelay,
     @Inject(eventsConfig.KEY) events: ConfigType<typeof eventsConfig>,
   ) {
     logger.setContext('PaymentWebhooks');
@@ -96,6 +98,7 @@ export class PaymentsService {
         : 'ignored';
       await client.query(SET_EVENT_OUTCOME, [event.webhookId, outcome]);
       await client.query('COMMIT');
+      if (outcome === 'paid') this.outbox.written();
       return { duplicate: false, outcome };
     } catch (error) {
       broken = error as Error;

@@ -25,6 +25,7 @@ export const PAY_ORDER = `UPDATE orders
 export const PAY_ORDER_WITH_EVENT = withOrderEvent(
   `${PAY_ORDER} RETURNING *`,
   ORDER_EVENT_TYPES.paid,
+  'id',
 );
 
 /** Processed events expire after PAYMENT_EVENT_RETENTION_SECONDS (payment_events_received_at_idx). */

@@ -1,0 +1,369 @@
+/**
+ * npm run bench:events [-- --duration 10 --rounds 2 --burst 60 --connections 32]
+ *
+ * What order events cost, in one run on one machine. The production build (dist/main.js, with the V8
+ * flags of `npm run start:prod`) on a fresh database each time, a nats-server with JetStream of the
+ * run's own, autocannon creating orders:
+ * 1. creates/s with events off and on, alternating `--rounds` times (off, on, off, on): the ratio
+ *    of the means;
+ * 2. publish lag at half the maximum create rate (with events on), for 2 x `--duration` s: per
+ *    event, from its transaction (`created_at`, the change's now()) to the row marked published,
+ *    which happens after the stream's acknowledgement, so the lag is an upper bound;
+ * 3. a `--burst` s burst at the maximum create rate, the backlog (pending events) sampled every
+ *    second: its slope by least squares, its largest value, and how long it takes to drain after.
+ * A benchmark, not a test: it reports each target as ok or MISS and never fails on timing.
+ */
+import autocannon from 'autocannon';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import {
+  measuredAppEnv,
+  productionNodeFlags,
+  startAppProcess,
+  type AppProcess,
+} from '../test/support/app-process.ts';
+import { startNatsServer } from '../test/support/nats-server.ts';
+import { createScratchDatabase } from '../test/support/scratch-database.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    burst: { type: 'string', default: '60' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const duration = Number(flags.duration);
+const rounds = Number(flags.rounds);
+const burstSeconds = Number(flags.burst);
+const connections = Number(flags.connections);
+const adminUrl =
+  process.env.BENCH_ADMIN_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
+const redisBase = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = `${redisBase.replace(/\/\d*$/, '')}/11`;
+const secret = `bench-${randomUUID()}`;
+const token = jwt.sign({ sub: `bench-${randomUUID()}` }, secret, {
+  algorithm: 'HS256',
+  expiresIn: 3600,
+});
+const body = JSON.stringify({
+  currency: 'USD',
+  items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+  note: 'bench',
+});
+
+interface Instance {
+  app: AppProcess;
+  db: pg.Client;
+  stop(): Promise<void>;
+}
+
+/** An instance on a fresh database, with events to `natsUrl` (or off), and a client on its database. */
+async function instance(natsUrl?: string): Promise<Instance> {
+  const database = await createScratchDatabase(adminUrl, 'orders_bench_events');
+  const app = await startAppProcess(
+    {
+      ...measuredAppEnv({
+        databaseUrl: database.url,
+        redisUrl,
+        jwtSecret: secret,
+      }),
+      LOG_LEVEL: 'warn',
+      ...(natsUrl && { NATS_URL: natsUrl, EVENTS_STREAM: 'BENCH' }),
+    },
+    { nodeFlags: productionNodeFlags(), discardStdout: true },
+  );
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
+  return {
+    app,
+    db,
+    stop: async () => {
+      await app.stop();
+      await db.end();
+      await database.drop();
+    },
+  };
+}
+
+/** User + system CPU seconds so far of every process whose command line matches `pattern`, by pid. */
+function cpuByPid(pattern: RegExp): Map<number, number> {
+  const seconds = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll(
+        '\0',
+        ' ',
+      );
+      if (!pattern.test(cmdline)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      seconds.set(
+        Number(entry),
+        (Number(fields[11]) + Number(fields[12])) / 100,
+      );
+    } catch {
+      // It ended meanwhile.
+    }
+  }
+  return seconds;
+}
+
+const PROCESSES: [string, RegExp][] = [
+  ['app', /dist\/main\.js/],
+  ['postgres', /^postgres/],
+  ['nats-server', /nats-server -a 127\.0\.0\.1 -p \d+ -js -sd \/tmp/],
+];
+
+/** CPU ms each process kind spent while `work` ran. */
+async function cpuDuring<T>(
+  work: () => Promise<T>,
+): Promise<[T, Record<string, number>]> {
+  const before = PROCESSES.map(([, pattern]) => cpuByPid(pattern));
+  const result = await work();
+  const spent: Record<string, number> = {};
+  PROCESSES.forEach(([name, pattern], i) => {
+    let ms = 0;
+    for (const [pid, s] of cpuByPid(pattern))
+      ms += (s - (before[i].get(pid) ?? 0)) * 1000;
+    spent[name] = ms;
+  });
+  return [result, spent];
+}
+
+/** Creates orders for `seconds` as fast as `connections` connections go; requests/s and non-2xx. */
+async function creates(
+  base: string,
+  seconds: number,
+): Promise<{ rps: number; non2xx: number; p99: number }> {
+  const result = await autocannon({
+    url: `${base}/orders`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        body,
+        setupRequest: (request) => ({
+          ...request,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'idempotency-key': randomUUID(),
+          },
+        }),
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    non2xx: result.non2xx + result.errors,
+    p99: result.latency.p99,
+  };
+}
+
+/**
+ * Creates orders at an even `rate` per second for `seconds` (not autocannon's overallRate, which
+ * sends each connection's share at once: bursts of `connections` requests ten times a second).
+ */
+async function pacedCreates(
+  base: string,
+  rate: number,
+  seconds: number,
+): Promise<{ sent: number; failed: number }> {
+  const started = Date.now();
+  let sent = 0;
+  let failed = 0;
+  const inFlight = new Set<Promise<void>>();
+  while (Date.now() - started < seconds * 1000) {
+    const due = Math.floor(((Date.now() - started) / 1000) * rate);
+    while (sent < due && inFlight.size < 256) {
+      sent++;
+      const request = fetch(`${base}/orders`, {
+        method: 'POST',
+        body,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': randomUUID(),
+        },
+      })
+        .then(async (response) => {
+          await response.arrayBuffer();
+          if (response.status !== 201) failed++;
+        })
+        .catch(() => void failed++)
+        .finally(() => inFlight.delete(request));
+      inFlight.add(request);
+    }
+    await sleep(1);
+  }
+  await Promise.all(inFlight);
+  return { sent, failed };
+}
+
+async function pending(db: pg.Client): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL',
+  );
+  return rows[0].n;
+}
+
+async function drained(db: pg.Client, limitMs = 60_000): Promise<number> {
+  const started = Date.now();
+  while ((await pending(db)) > 0 && Date.now() - started < limitMs)
+    await sleep(20);
+  return Date.now() - started;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+
+/** Least-squares slope of `values` sampled once a second: units per second. */
+function slope(values: number[]): number {
+  const n = values.length;
+  const meanX = (n - 1) / 2;
+  const meanY = values.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  values.forEach((y, x) => {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  });
+  return den === 0 ? 0 : num / den;
+}
+
+async function main(): Promise<void> {
+  const nats = await startNatsServer();
+  const rows: [string, string][] = [];
+  const targets: [string, boolean][] = [];
+  try {
+    // 1. Events off against on, alternating, each on a fresh database after a 2 s warm-up.
+    const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
+    for (let round = 1; round <= rounds; round++)
+      for (const mode of ['off', 'on'] as const) {
+        const it = await instance(mode === 'on' ? nats.url : undefined);
+        try {
+          await creates(it.app.url, 2);
+          const [result, cpu] = await cpuDuring(() =>
+            creates(it.app.url, duration),
+          );
+          rates[mode].push(result.rps);
+          const perCreate = Object.entries(cpu)
+            .map(
+              ([name, ms]) =>
+                `${name} ${((ms * 1000) / (result.rps * duration)).toFixed(0)}`,
+            )
+            .join(', ');
+          console.error(
+            `round ${round}, events ${mode}: ${Math.round(result.rps)} creates/s (${result.non2xx} not 2xx); CPU µs per create: ${perCreate}`,
+          );
+        } finally {
+          await it.stop();
+        }
+      }
+    const mean = (values: number[]) =>
+      values.reduce((a, b) => a + b, 0) / values.length;
+    const off = mean(rates.off);
+    const on = mean(rates.on);
+    rows.push(
+      [
+        'creates/s, events off (each round)',
+        rates.off.map(Math.round).join(', '),
+      ],
+      [
+        'creates/s, events on (each round)',
+        rates.on.map(Math.round).join(', '),
+      ],
+      ['on / off (means)', (on / off).toFixed(3)],
+    );
+    targets.push(['creates/s with events on >= 0.9 x off', on / off >= 0.9]);
+
+    // 2 and 3 on one instance with events on.
+    const it = await instance(nats.url);
+    try {
+      await creates(it.app.url, 2);
+      await drained(it.db);
+      const half = Math.max(1, Math.round(on / 2));
+      const { rows: before } = await it.db.query<{ at: Date }>(
+        'SELECT now() AS at',
+      );
+      const paced = await pacedCreates(it.app.url, half, 2 * duration);
+      await drained(it.db);
+      const { rows: lags } = await it.db.query<{ ms: number }>(
+        `SELECT extract(epoch FROM published_at - created_at)::float8 * 1000 AS ms
+         FROM order_events WHERE created_at >= $1 ORDER BY 1`,
+        [before[0].at],
+      );
+      const sorted = lags.map((r) => r.ms);
+      rows.push([
+        `publish lag at ${half} creates/s, evenly (${paced.sent} sent, ${paced.failed} failed), ${sorted.length} events: p50 / p99 / max`,
+        `${percentile(sorted, 0.5).toFixed(1)} / ${percentile(sorted, 0.99).toFixed(1)} / ${sorted.at(-1)?.toFixed(1)} ms`,
+      ]);
+      targets.push([
+        'publish lag p99 <= 100 ms at half the maximum rate',
+        percentile(sorted, 0.99) <= 100,
+      ]);
+      console.error(`lag: p99 ${percentile(sorted, 0.99).toFixed(1)} ms`);
+
+      const samples: number[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push(await pending(it.db));
+          await sleep(1000);
+        }
+      })();
+      const burst = await creates(it.app.url, burstSeconds);
+      sampling = false;
+      await sampler;
+      const drainMs = await drained(it.db);
+      const trend = slope(samples);
+      const largest = Math.max(...samples);
+      rows.push(
+        [
+          `burst: ${burstSeconds} s at the maximum rate`,
+          `${Math.round(burst.rps)} creates/s (${burst.non2xx} not 2xx)`,
+        ],
+        [
+          'burst: backlog sampled each second: median / largest',
+          `${percentile(
+            [...samples].sort((a, b) => a - b),
+            0.5,
+          )} / ${largest} events`,
+        ],
+        [
+          'burst: backlog slope (least squares)',
+          `${trend.toFixed(2)} events/s`,
+        ],
+        ['burst: backlog drained after it ended in', `${drainMs} ms`],
+      );
+      // Flat: it grows by less than 1% of what is created (so it would take 100 s to fall one second
+      // behind), and never holds more than a second of creates.
+      targets.push([
+        'burst backlog flat: slope < 1% of the create rate, never over 1 s of creates',
+        Math.abs(trend) < 0.01 * burst.rps && largest <= burst.rps,
+      ]);
+    } finally {
+      await it.stop();
+    }
+  } finally {
+    await nats.stop();
+  }
+  console.log('| measure | value |\n|---|---|');
+  for (const [name, value] of rows) console.log(`| ${name} | ${value} |`);
+  console.log('\n| target | |\n|---|---|');
+  for (const [name, ok] of targets)
+    console.log(`| ${name} | ${ok ? 'ok' : 'MISS'} |`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
