@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -63,22 +63,60 @@ export function measuredAppEnv(options: {
   };
 }
 
+/**
+ * Ports the tests' own servers listen on are chosen below the kernel's ephemeral range (32768 and up
+ * here), where the sockets that listen on port 0 and every outgoing connection take theirs, and each
+ * Jest worker has a slice of its own: a port handed to an instance that takes seconds to bind it
+ * cannot be taken meanwhile by a proxy or another worker's instance (it was, once in a hunt's run).
+ */
+const PORT_BASE = 20_000;
+const PORT_SLICE = 3_000;
+const portSlice = Number(process.env.JEST_WORKER_ID ?? 0) % 4;
+let nextPort = Math.floor(Math.random() * PORT_SLICE);
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (let attempt = 0; attempt < PORT_SLICE; attempt++) {
+    const port =
+      PORT_BASE + portSlice * PORT_SLICE + (nextPort++ % PORT_SLICE);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port in this worker\'s slice');
 }
 
 /** Starts one instance on the run's database and Redis and resolves once it answers /health/live. */
 export async function startAppProcess(
   env: Record<string, string> = {},
-  options: {
-    nodeFlags?: string[];
-    /** Drop stdout (a benchmark's request log), keeping only stderr for messages. */
-    discardStdout?: boolean;
-  } = {},
+  options: StartOptions = {},
+): Promise<AppProcess> {
+  // A port that something outside the slices took between the check and the bind: new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env, options);
+    } catch (error) {
+      if (attempt === 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+interface StartOptions {
+  nodeFlags?: string[];
+  /** Drop stdout (a benchmark's request log), keeping only stderr for messages. */
+  discardStdout?: boolean;
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(
+  env: Record<string, string>,
+  options: StartOptions,
 ): Promise<AppProcess> {
   const port = await freePort();
   const adminPort = await freePort();
@@ -143,5 +181,6 @@ export async function startAppProcess(
     await sleep(100);
   }
   await app.stop('SIGKILL');
+  if (output.includes('EADDRINUSE')) throw new PortTakenError(output);
   throw new Error(`the app did not start on ${url}:\n${output}`);
 }
