@@ -129,6 +129,7 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
     });
 
     const restarted = await startAppProcess(env);
+    const readyAt = Date.now();
     try {
       let retry = await post(restarted, token, 'crash-1');
       while (retry.status === 409 && Date.now() - killedAt < lockTtlMs) {
@@ -138,8 +139,11 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
       expect(retry.status).toBe(201);
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
       expect(retry.body.id).toBe(orders[0].id);
-      // Freed by the lapsed lease (3 s), far inside the lock TTL (60 s).
-      expect(Date.now() - killedAt).toBeLessThan(lockTtlMs / 4);
+      // Freed by the lapsed lease (3 s), not the lock TTL (60 s): within a lease of the restarted
+      // instance's readiness (its boot, seconds on a loaded machine, is not the lock's doing), and far
+      // before the TTL would have let it go.
+      expect(Date.now() - readyAt).toBeLessThan(10_000);
+      expect(Date.now() - killedAt).toBeLessThan(lockTtlMs * 0.75);
       expect(await ordersOf(user)).toHaveLength(1);
     } finally {
       await restarted.stop();

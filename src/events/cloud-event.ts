@@ -19,19 +19,18 @@ export interface OrderCloudEvent {
 
 export const CLOUD_EVENT_CONTENT_TYPE = 'application/cloudevents+json';
 
-export function toCloudEvent(
+/**
+ * The event as the JSON text published, built around `data`'s text as Postgres wrote it (valid JSON):
+ * the relay parses and re-serialises nothing. The other members are UUIDs, a known type, a formatted
+ * time and an integer; `source` is serialised once by the caller (`JSON.stringify`).
+ */
+export function cloudEventJson(
   row: PendingEventRow,
-  source: string,
-): OrderCloudEvent {
-  return {
-    specversion: '1.0',
-    id: row.id,
-    source,
-    type: row.type,
-    subject: row.order_id,
-    time: row.created_at.toISOString(),
-    datacontenttype: 'application/json',
-    sequence: row.sequence,
-    data: row.data,
-  };
+  sourceJson: string,
+): string {
+  return (
+    `{"specversion":"1.0","id":"${row.id}","source":${sourceJson},"type":"${row.type}",` +
+    `"subject":"${row.order_id}","time":"${row.time}","datacontenttype":"application/json",` +
+    `"sequence":${row.sequence},"data":${row.data}}`
+  );
 }

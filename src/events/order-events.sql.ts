@@ -69,7 +69,8 @@ export function selectPendingEvents(limit: number): string {
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`invalid batch size ${limit}`);
   return `BEGIN; SET LOCAL enable_bitmapscan = off;
-  SELECT id, order_id, user_id, type, sequence, data, created_at
+  SELECT id, order_id, type, sequence, data::text AS data,
+    to_char(created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS time
   FROM order_events WHERE published_at IS NULL ORDER BY position LIMIT ${limit};
   COMMIT`;
 }
@@ -81,12 +82,17 @@ export const SELECT_BACKLOG = `SELECT count(*)::int AS pending,
     COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
   FROM order_events WHERE published_at IS NULL`;
 
+/**
+ * A pending event as the relay reads it: `data` as JSON text and `time` already formatted, so that
+ * the relay builds each message without parsing and re-serialising what Postgres wrote.
+ */
 export interface PendingEventRow {
   id: string;
   order_id: string;
-  user_id: string;
   type: OrderEventType;
   sequence: number;
-  data: Record<string, unknown>;
-  created_at: Date;
+  /** The order after the change, plus its userId: JSON text. */
+  data: string;
+  /** ISO 8601 UTC with milliseconds. */
+  time: string;
 }

@@ -14,7 +14,7 @@ import { appConfig, eventsConfig } from '../config';
 import { PG_POOL } from '../database/pg-pool.module';
 import { FoldedWarning } from '../idempotency';
 import { IncompatibleStreamError, NatsBroker } from '../nats/nats-broker';
-import { CLOUD_EVENT_CONTENT_TYPE, toCloudEvent } from './cloud-event';
+import { CLOUD_EVENT_CONTENT_TYPE, cloudEventJson } from './cloud-event';
 import { EventsMetrics } from './events.metrics';
 import {
   ACQUIRE_RELAY_LEASE,
@@ -73,6 +73,7 @@ export class OutboxRelay
   private db?: Pool;
   /** Core NATS, outside the stream's subjects: "an event was committed", for whoever relays. */
   private readonly wakeSubject: string;
+  private readonly sourceJson: string;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -84,6 +85,7 @@ export class OutboxRelay
   ) {
     this.enabled = config.natsServers.length > 0;
     this.wakeSubject = `_orders_relay.${config.stream}.wake`;
+    this.sourceJson = JSON.stringify(config.source);
   }
 
   onApplicationBootstrap(): void {
@@ -209,11 +211,11 @@ export class OutboxRelay
       batch.map((row) => {
         const headers = natsHeaders();
         headers.set('Content-Type', CLOUD_EVENT_CONTENT_TYPE);
-        return js.publish(
-          row.type,
-          JSON.stringify(toCloudEvent(row, this.config.source)),
-          { msgID: row.id, timeout: this.config.publishTimeoutMs, headers },
-        );
+        return js.publish(row.type, cloudEventJson(row, this.sourceJson), {
+          msgID: row.id,
+          timeout: this.config.publishTimeoutMs,
+          headers,
+        });
       }),
     );
     return batch
