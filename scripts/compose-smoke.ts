@@ -431,15 +431,22 @@ const steps: [string, () => Promise<string | void>][] = [
   ],
 ];
 
+/**
+ * crun, Podman's default runtime, refuses a host whose cgroups are hybrid (v1 controllers with v2
+ * mounted at /sys/fs/cgroup/unified): "cgroups in hybrid mode not supported". runc runs there.
+ */
+const HYBRID_CGROUPS = '/sys/fs/cgroup/unified';
+const RUNC = `[engine]\nruntime = "runc"\n`;
+
 function configurePodman(): void {
-  if (!existsSync(CONTAINERS_CONF)) {
-    writeFileSync(CONTAINERS_CONF, ULIMITS);
-    return;
-  }
-  if (!readFileSync(CONTAINERS_CONF, 'utf8').includes('default_ulimits'))
+  if (!existsSync(CONTAINERS_CONF)) writeFileSync(CONTAINERS_CONF, ULIMITS);
+  const conf = readFileSync(CONTAINERS_CONF, 'utf8');
+  if (!conf.includes('default_ulimits'))
     throw new StepFailed(
       `${CONTAINERS_CONF} has no default_ulimits: add ${JSON.stringify(ULIMITS)}`,
     );
+  if (existsSync(HYBRID_CGROUPS) && !/^\[engine\]/m.test(conf))
+    writeFileSync(CONTAINERS_CONF, `${conf.trimEnd()}\n\n${RUNC}`);
 }
 
 function startPodmanService(): ChildProcess {
