@@ -148,7 +148,8 @@ describe('an instance killed (SIGKILL) after the order committed, before the res
     } finally {
       await restarted.stop();
     }
-  });
+    // Two boots of the production build: over 30 s together with a core hogged beside the other suites.
+  }, 90_000);
 });
 
 describe('graceful shutdown (SIGTERM)', () => {
