@@ -2,12 +2,16 @@
 # Build stage: the same commands CI runs (npm ci, npm run build).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-# The client is an npm workspace of the root package: npm ci needs its package.json, npm run build its sources.
+# The client and the events consumer are npm workspaces of the root package: npm ci needs their package.json
+# files, npm run build their sources.
 COPY package.json package-lock.json ./
 COPY client/package.json ./client/
+COPY events/package.json ./events/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json tsconfig.migrations.json nest-cli.json ./
+COPY scripts/mark-module-formats.cjs ./scripts/
 COPY client ./client
+COPY events ./events
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev

@@ -5,20 +5,24 @@ const shared = {
   testEnvironment: 'node',
 };
 
+/** A workspace package's unit specs (src/*.spec.ts), compiled with its own tsconfig. */
+const workspace = (name) => ({
+  ...shared,
+  displayName: name,
+  rootDir: name,
+  testRegex: 'src/.*\\.spec\\.ts$',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
+  // The packages' sources import './x.js' (what their ES module builds need); here they are .ts.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+});
+
 module.exports = {
   // e2e tests start apps and OS processes; unit tests never get near it.
   testTimeout: 30000,
   projects: [
     { ...shared, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
-    {
-      ...shared,
-      displayName: 'client',
-      rootDir: 'client',
-      testRegex: 'src/.*\\.spec\\.ts$',
-      transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
-      // The client's sources import './x.js' (what its ES module build needs); here they are .ts.
-      moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-    },
+    workspace('client'),
+    workspace('events'),
     {
       ...shared,
       displayName: 'e2e',

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Throws after `timeoutMs`.
  */
 export async function until(
-  condition: () => Promise<boolean>,
+  condition: () => boolean | Promise<boolean>,
   { timeoutMs = 10_000, intervalMs = 20 } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,0 @@
-// Each build directory says which module format its .js files are, so Node (and bundlers) load
-// dist/esm as ES modules and dist/cjs as CommonJS whatever the package's own "type".
-const { writeFileSync } = require('node:fs');
-const { join } = require('node:path');
-
-const dist = join(__dirname, '..', 'dist');
-writeFileSync(join(dist, 'esm', 'package.json'), '{ "type": "module" }\n');
-writeFileSync(join(dist, 'cjs', 'package.json'), '{ "type": "commonjs" }\n');

@@ -1,0 +1,286 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Pool } from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  EventApplier,
+  readMessage,
+  type OrderEventHandler,
+  type Outcome,
+} from './event-applier.js';
+import { backoffMs } from './retry.js';
+import { Slots } from './slots.js';
+
+export interface ConsumerLogger {
+  log(line: string): void;
+  warn(line: string): void;
+  error(line: string): void;
+}
+
+export interface OrderEventsConsumerOptions {
+  /** A NATS connection the caller owns; or `servers`, for one the consumer opens and closes. */
+  connection?: NatsConnection;
+  servers?: string | string[];
+  /** The orders service's stream (its EVENTS_STREAM). Default `ORDERS`. */
+  stream?: string;
+  /** The durable JetStream consumer, shared by every process of the service; also the inbox's key. */
+  durable: string;
+  /**
+   * Default `orders.>`. Keeping each order's events in sequence needs all of them: a narrower
+   * filter leaves gaps, and events after a gap are dead-lettered once `maxWaitMs` has passed.
+   */
+  filterSubject?: string;
+  /** The consumer's own database, where the inbox tables are (applyInboxSchema). */
+  pool: Pool;
+  handler: OrderEventHandler;
+  /** Handler failures after which an event is dead-lettered. Default 5. */
+  maxDeliveries?: number;
+  /** Events applied at once by this process (each holds a connection of the pool). Default 8. */
+  concurrency?: number;
+  /** How long JetStream waits for an acknowledgement before it delivers again. Default 30 s. */
+  ackWaitMs?: number;
+  /** First delay before a failed event is delivered again (doubling, up to 30 s). Default 200 ms. */
+  retryDelayMs?: number;
+  /** How long an event waits for its order's previous one before it is dead-lettered. Default 10 min. */
+  maxWaitMs?: number;
+  logger?: ConsumerLogger;
+}
+
+export interface ConsumerStats {
+  applied: number;
+  duplicates: number;
+  /** Deliveries put back because the order's previous event was not applied yet. */
+  early: number;
+  failed: number;
+  deadLettered: number;
+  /** Deliveries put back because the database could not be reached. */
+  unavailable: number;
+}
+
+const WARN_EVERY_MS = 5000;
+
+/**
+ * Applies the orders service's events exactly once: each event's effect commits in the consumer's
+ * database together with its id in the inbox, and only then is it acknowledged, so a redelivery
+ * (after a crash, a lost acknowledgement, a second process) finds its id and changes nothing.
+ * Events of one order are applied in sequence, whatever the number of processes.
+ *
+ * @example
+ * const consumer = new OrderEventsConsumer({
+ *   servers: 'nats://127.0.0.1:4222', durable: 'fulfilment', pool,
+ *   handler: async (event, tx) => {
+ *     if (event.type === 'orders.order.paid')
+ *       await tx.query('INSERT INTO shipments (order_id) VALUES ($1)', [event.subject]);
+ *   },
+ * });
+ * await consumer.start();
+ * process.once('SIGTERM', () => void consumer.stop());
+ */
+export class OrderEventsConsumer {
+  private readonly applier: EventApplier;
+  private readonly slots: Slots;
+  private readonly statistics: ConsumerStats = {
+    applied: 0,
+    duplicates: 0,
+    early: 0,
+    failed: 0,
+    deadLettered: 0,
+    unavailable: 0,
+  };
+  private readonly logger: ConsumerLogger;
+  private connection?: NatsConnection;
+  private messages?: ConsumerMessages;
+  private running?: Promise<void>;
+  private stopping = false;
+  private lastWarnedAt = 0;
+  private warningsFolded = 0;
+  /** Events in hand, by order and sequence: an order's next event waits for them here. */
+  private readonly inHand = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: OrderEventsConsumerOptions) {
+    this.applier = new EventApplier({
+      pool: options.pool,
+      consumer: options.durable,
+      handler: options.handler,
+      maxDeliveries: options.maxDeliveries ?? 5,
+    });
+    this.slots = new Slots(options.concurrency ?? 8);
+    this.logger = options.logger ?? console;
+  }
+
+  get stream(): string {
+    return this.options.stream ?? 'ORDERS';
+  }
+
+  /** Counters since start: applied, duplicates, early, failed, dead-lettered, unavailable. */
+  stats(): ConsumerStats {
+    return { ...this.statistics };
+  }
+
+  /** Connects (when given servers), creates or updates the durable consumer, and starts pulling. */
+  async start(): Promise<void> {
+    this.connection =
+      this.options.connection ??
+      (await connect({
+        servers: this.options.servers,
+        name: this.options.durable,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+      }));
+    await this.ensureConsumer();
+    this.running = this.pull();
+    this.logger.log(
+      `consuming ${this.stream} (${this.options.filterSubject ?? 'orders.>'}) as ${this.options.durable}`,
+    );
+  }
+
+  /** Stops pulling, finishes the events in hand (and acknowledges them), then closes what it opened. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close();
+    await this.running;
+    await this.slots.idle();
+    if (!this.options.connection) await this.connection?.drain();
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await jetstreamManager(this.connection!);
+    const config = {
+      durable_name: this.options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.options.filterSubject ?? 'orders.>',
+      ack_wait: nanos(this.options.ackWaitMs ?? 30_000),
+      max_ack_pending: 1000,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = await jsm.consumers
+          .info(this.stream, this.options.durable)
+          .catch(() => undefined);
+        if (existing)
+          await jsm.consumers.update(this.stream, this.options.durable, config);
+        else await jsm.consumers.add(this.stream, config);
+        return;
+      } catch (error) {
+        // The stream may not be there yet (the orders service creates it), or JetStream is electing.
+        if (this.stopping) throw error;
+        if (attempt === 1)
+          this.logger.warn(
+            `consumer ${this.options.durable} on ${this.stream} not ready, retrying: ${String(error)}`,
+          );
+        await sleep(1000);
+      }
+    }
+  }
+
+  /** The pull loop: one message at a time into a free slot; pulls again after a broken pull. */
+  private async pull(): Promise<void> {
+    const js = jetstream(this.connection!);
+    const maxMessages = 2 * (this.options.concurrency ?? 8);
+    while (!this.stopping) {
+      try {
+        const consumer = await js.consumers.get(
+          this.stream,
+          this.options.durable,
+        );
+        this.messages = await consumer.consume({
+          max_messages: maxMessages,
+          expires: 10_000,
+        });
+        for await (const message of this.messages) {
+          // Stopping: what was pulled but not begun goes straight back, for another process.
+          if (this.stopping) {
+            message.nak();
+            continue;
+          }
+          await this.slots.acquire();
+          void this.handle(message).finally(() => this.slots.release());
+        }
+      } catch (error) {
+        this.warn(`pulling from ${this.stream} failed: ${String(error)}`);
+      }
+      if (!this.stopping) await sleep(1000);
+    }
+  }
+
+  private async handle(message: JsMsg): Promise<void> {
+    const reading = readMessage(message.data);
+    const { orderId, sequence } = reading.key ?? { orderId: '', sequence: 0 };
+    const mine = `${orderId}:${sequence}`;
+    // The order's previous event is in this process's hands: wait for it rather than for a redelivery.
+    const previous = this.inHand.get(`${orderId}:${sequence - 1}`);
+    const done = (async () => {
+      await previous?.catch(() => undefined);
+      const ageMs = Date.now() - message.info.timestampNanos / 1e6;
+      const overdue = ageMs > (this.options.maxWaitMs ?? 600_000);
+      this.settle(message, await this.applier.apply(message, reading, overdue));
+    })();
+    if (reading.key) this.inHand.set(mine, done);
+    try {
+      await done;
+    } catch (error) {
+      // A defect, not an event's fault: leave it to be delivered again.
+      this.logger.error(
+        `event at stream sequence ${message.seq}: ${String(error)}`,
+      );
+      message.nak(1000);
+    } finally {
+      if (this.inHand.get(mine) === done) this.inHand.delete(mine);
+    }
+  }
+
+  /** Acknowledges what is done for good; puts the rest back with a delay. */
+  private settle(message: JsMsg, outcome: Outcome): void {
+    const retryBase = this.options.retryDelayMs ?? 200;
+    const deliveries = message.info.deliveryCount;
+    switch (outcome.kind) {
+      case 'applied':
+      case 'duplicate':
+        this.statistics[
+          outcome.kind === 'applied' ? 'applied' : 'duplicates'
+        ]++;
+        return message.ack();
+      case 'dead-lettered':
+        this.statistics.deadLettered++;
+        this.logger.error(
+          `dead-lettered ${message.subject} at stream sequence ${message.seq} after ${deliveries} deliveries: ${outcome.error}`,
+        );
+        return message.ack();
+      case 'early':
+        this.statistics.early++;
+        return message.nak(backoffMs(deliveries, 50, 2000));
+      case 'failed':
+        this.statistics.failed++;
+        this.logger.warn(
+          `handler failed (${outcome.failures} of ${this.options.maxDeliveries ?? 5}) on ${message.subject} at stream sequence ${message.seq}: ${outcome.error}`,
+        );
+        return message.nak(backoffMs(outcome.failures, retryBase, 30_000));
+      case 'unavailable':
+        this.statistics.unavailable++;
+        this.warn(`database unavailable: ${outcome.error}`);
+        return message.nak(backoffMs(deliveries, retryBase, 5000));
+    }
+  }
+
+  /** A warning that repeats (a database or NATS outage) is logged once per 5 s, with a count. */
+  private warn(line: string): void {
+    if (Date.now() - this.lastWarnedAt < WARN_EVERY_MS) {
+      this.warningsFolded++;
+      return;
+    }
+    const folded = this.warningsFolded
+      ? ` (${this.warningsFolded} more since the last warning)`
+      : '';
+    this.logger.warn(line + folded);
+    this.lastWarnedAt = Date.now();
+    this.warningsFolded = 0;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * A fulfilment service built on @orders/events: one shipment per paid order, exactly once, from the
+ * orders service's events.
+ *
+ *   npm run example:fulfilment
+ *
+ * Reads NATS_URL, EVENTS_STREAM (default ORDERS), FULFILMENT_DATABASE_URL (default
+ * postgres://postgres@127.0.0.1:5432/fulfilment, created when missing) and FULFILMENT_CONSUMER
+ * (the durable name, default fulfilment) from the environment or .env. Run it twice to share the
+ * work; SIGTERM or Ctrl-C finishes the events in hand and stops.
+ */
+import { applyInboxSchema, OrderEventsConsumer } from '@orders/events';
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import { FULFILMENT_SCHEMA_SQL, fulfil } from './fulfilment.ts';
+
+const DEFAULT_DATABASE = 'postgres://postgres@127.0.0.1:5432/fulfilment';
+
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const env = process.env;
+  const databaseUrl = env.FULFILMENT_DATABASE_URL ?? DEFAULT_DATABASE;
+  await createDatabaseIfMissing(databaseUrl);
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 10,
+    connectionTimeoutMillis: 2000,
+  });
+  // An idle connection that breaks is dropped by the pool; this only keeps the process alive.
+  pool.on('error', () => undefined);
+  await applyInboxSchema(pool);
+  await pool.query(FULFILMENT_SCHEMA_SQL);
+  const consumer = new OrderEventsConsumer({
+    servers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
+    stream: env.EVENTS_STREAM ?? 'ORDERS',
+    durable: env.FULFILMENT_CONSUMER ?? 'fulfilment',
+    pool,
+    handler: fulfil,
+    ackWaitMs: Number(env.FULFILMENT_ACK_WAIT_MS ?? 30_000),
+  });
+  await consumer.start();
+  console.log('fulfilment: ready');
+  const stop = async () => {
+    await consumer.stop();
+    await pool.end();
+    console.log(`fulfilment: stopped ${JSON.stringify(consumer.stats())}`);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+/** The example's database is its own: created on first run, like a new service's would be. */
+async function createDatabaseIfMissing(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({
+    connectionString: url.replace(/\/[^/?]+(\?|$)/, '/postgres$1'),
+  });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query(
+      'SELECT 1 FROM pg_database WHERE datname = $1',
+      [name],
+    );
+    if (!rowCount)
+      await admin
+        .query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`)
+        .catch((error: { code?: string }) => {
+          // A second process created it first: what was wanted.
+          if (error.code !== '42P04' && error.code !== '23505') throw error;
+        });
+  } finally {
+    await admin.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`fulfilment: ${String(error)}`);
+  process.exit(1);
+});

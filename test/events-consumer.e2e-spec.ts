@@ -1,0 +1,332 @@
+import { randomUUID } from 'node:crypto';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  applyInboxSchema,
+  type ConsumerLogger,
+  type OrderEvent,
+  OrderEventsConsumer,
+  type OrderEventsConsumerOptions,
+} from '@orders/events';
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  FULFILMENT_SCHEMA_SQL,
+  fulfil,
+} from '../examples/fulfilment/fulfilment';
+import { startNatsServer, type NatsServer } from './support/nats-server';
+import { orderEvent, publishEvent } from './support/order-event-fixtures';
+import {
+  createScratchDatabase,
+  type ScratchDatabase,
+} from './support/scratch-database';
+import { TcpProxy } from './support/tcp-proxy';
+import { ADMIN_DATABASE_URL } from './support/test-env';
+import { until } from './support/until';
+
+/**
+ * @orders/events against a real nats-server and a real Postgres: exactly once per event id, each
+ * order's events in sequence, failures retried then dead-lettered, bad messages dead-lettered at
+ * once, a clean stop. Events are published straight to the stream here (the pipeline chaos run
+ * drives the real service); each test has a stream, subjects and a durable name of its own.
+ */
+describe('@orders/events: consuming order events exactly once', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let database: ScratchDatabase;
+  let pool: pg.Pool;
+  const consumers: OrderEventsConsumer[] = [];
+
+  beforeAll(async () => {
+    [nats, database] = await Promise.all([
+      startNatsServer(),
+      createScratchDatabase(ADMIN_DATABASE_URL, 'orders_test_consumer'),
+    ]);
+    nc = await connect({ servers: nats.url });
+    js = jetstream(nc);
+    pool = new pg.Pool({ connectionString: database.url, max: 20 });
+    await applyInboxSchema(pool);
+    await pool.query(FULFILMENT_SCHEMA_SQL);
+  });
+
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((c) => c.stop()));
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await nc?.close();
+    await Promise.all([nats?.stop(), database?.drop()]);
+  });
+
+  let streams = 0;
+  /** A stream of the test's own (`<prefix>.>`), and what a consumer on it needs. */
+  async function world() {
+    const prefix = `t${++streams}`;
+    const stream = `CONSUMER_TEST_${streams}`;
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
+    const logged: string[] = [];
+    const logger: ConsumerLogger = {
+      log: () => undefined,
+      warn: (line) => logged.push(line),
+      error: (line) => logged.push(line),
+    };
+    const start = async (
+      options: Partial<OrderEventsConsumerOptions> = {},
+    ): Promise<OrderEventsConsumer> => {
+      const consumer = new OrderEventsConsumer({
+        connection: nc,
+        stream,
+        durable: `durable-${prefix}`,
+        filterSubject: `${prefix}.>`,
+        pool,
+        handler: fulfil,
+        logger,
+        ...options,
+      });
+      consumers.push(consumer);
+      await consumer.start();
+      return consumer;
+    };
+    const publish = (
+      body: Parameters<typeof publishEvent>[2],
+      msgId?: string,
+    ) => publishEvent(js, prefix, body, msgId);
+    return { prefix, durable: `durable-${prefix}`, start, publish, logged };
+  }
+
+  const count = async (sql: string, params: unknown[]): Promise<number> =>
+    Number((await pool.query<{ n: string }>(sql, params)).rows[0].n);
+  const logOf = async (orderId: string) =>
+    (
+      await pool.query<{ sequence: number }>(
+        'SELECT sequence FROM fulfilment_log WHERE order_id = $1 ORDER BY position',
+        [orderId],
+      )
+    ).rows.map((r) => r.sequence);
+
+  it('applies a redelivered or duplicated event once: one shipment per paid order', async () => {
+    const { start, publish, durable } = await world();
+    const orderId = randomUUID();
+    const created = orderEvent(orderId, 1, 'created');
+    const paid = orderEvent(orderId, 2, 'paid');
+    await publish(created);
+    await publish(paid);
+    // The same event id twice more, past the stream's deduplication (a redelivery looks the same).
+    await publish(paid, randomUUID());
+    await publish(created, randomUUID());
+    const consumer = await start();
+    await until(
+      () => consumer.stats().applied + consumer.stats().duplicates === 4,
+    );
+    expect(consumer.stats()).toMatchObject({
+      applied: 2,
+      duplicates: 2,
+      deadLettered: 0,
+    });
+    expect(
+      await count('SELECT count(*) AS n FROM shipments WHERE order_id = $1', [
+        orderId,
+      ]),
+    ).toBe(1);
+    expect(await logOf(orderId)).toEqual([1, 2]);
+    expect(
+      await count(
+        'SELECT count(*) AS n FROM order_events_inbox WHERE consumer = $1',
+        [durable],
+      ),
+    ).toBe(2);
+  });
+
+  it("keeps each order's events in sequence, with two consumers, whatever order they arrive in", async () => {
+    const { start, publish } = await world();
+    const orders = Array.from({ length: 60 }, () => randomUUID());
+    // Published backwards for each order: paid (3), updated (2), then created (1).
+    for (const orderId of orders) {
+      await publish(orderEvent(orderId, 3, 'paid'));
+      await publish(orderEvent(orderId, 2, 'updated'));
+      await publish(orderEvent(orderId, 1, 'created'));
+    }
+    const [a, b] = [
+      await start({ concurrency: 4 }),
+      await start({ concurrency: 4 }),
+    ];
+    await until(() => a.stats().applied + b.stats().applied === 180, {
+      timeoutMs: 30_000,
+    });
+    for (const orderId of orders)
+      expect(await logOf(orderId)).toEqual([1, 2, 3]);
+    expect(a.stats().early + b.stats().early).toBeGreaterThan(0);
+    expect(a.stats().applied).toBeGreaterThan(0);
+    expect(b.stats().applied).toBeGreaterThan(0);
+  });
+
+  it('retries a failing handler with backoff, then dead-letters the event and moves on', async () => {
+    const { start, publish, durable, logged } = await world();
+    const flaky = randomUUID();
+    const poison = randomUUID();
+    const calls = new Map<string, number>();
+    const handler = async (event: OrderEvent, tx: pg.PoolClient) => {
+      const n = (calls.get(event.id) ?? 0) + 1;
+      calls.set(event.id, n);
+      if (event.subject === flaky && event.sequence === 1 && n <= 2)
+        throw new Error('carrier API timed out');
+      if (event.subject === poison && event.sequence === 1)
+        throw new Error('no warehouse for this SKU');
+      await fulfil(event, tx);
+    };
+    for (const orderId of [flaky, poison]) {
+      await publish(orderEvent(orderId, 1, 'created'));
+      await publish(orderEvent(orderId, 2, 'paid'));
+    }
+    const consumer = await start({
+      handler,
+      maxDeliveries: 3,
+      retryDelayMs: 20,
+    });
+    await until(
+      () =>
+        consumer.stats().applied === 3 && consumer.stats().deadLettered === 1,
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    expect(consumer.stats().failed).toBe(2 + 2);
+    expect(await logOf(flaky)).toEqual([1, 2]);
+    // The dead-lettered event is passed over: the order's next event is applied after it.
+    expect(await logOf(poison)).toEqual([2]);
+    const { rows } = await pool.query(
+      'SELECT order_id, sequence, deliveries, error FROM order_events_dead_letters WHERE consumer = $1',
+      [durable],
+    );
+    expect(rows).toEqual([
+      {
+        order_id: poison,
+        sequence: 1,
+        deliveries: 3,
+        error: 'no warehouse for this SKU',
+      },
+    ]);
+    expect(
+      logged.some((line) =>
+        /dead-lettered .*no warehouse for this SKU/.test(line),
+      ),
+    ).toBe(true);
+    expect(
+      await count(
+        'SELECT count(*) AS n FROM order_events_failures WHERE consumer = $1',
+        [durable],
+      ),
+    ).toBe(0);
+  });
+
+  it('dead-letters what is not an order event at once, and keeps consuming', async () => {
+    const { start, publish, durable } = await world();
+    const orderId = randomUUID();
+    await publish('{"not json');
+    await publish(JSON.stringify({ hello: 'world' }));
+    await publish({
+      ...orderEvent(orderId, 1, 'created'),
+      type: 'orders.order.teleported',
+    });
+    await publish(orderEvent(orderId, 2, 'paid'));
+    const consumer = await start({ maxDeliveries: 5 });
+    await until(
+      () =>
+        consumer.stats().applied === 1 && consumer.stats().deadLettered === 3,
+    );
+    const { rows } = await pool.query<{ error: string; deliveries: number }>(
+      'SELECT error, deliveries FROM order_events_dead_letters WHERE consumer = $1 ORDER BY stream_sequence',
+      [durable],
+    );
+    expect(rows.map((r) => r.error)).toEqual([
+      expect.stringMatching(/^not JSON/),
+      'not a CloudEvent 1.0 (specversion)',
+      'unknown type orders.order.teleported',
+    ]);
+    expect(rows.every((r) => r.deliveries === 1)).toBe(true);
+    expect(consumer.stats().failed).toBe(0);
+    expect(await logOf(orderId)).toEqual([2]);
+  });
+
+  it('dead-letters an event whose predecessor never arrives, once it has waited maxWaitMs', async () => {
+    const { start, publish, durable } = await world();
+    const orderId = randomUUID();
+    await publish(orderEvent(orderId, 2, 'paid'));
+    const consumer = await start({ maxWaitMs: 500 });
+    await until(() => consumer.stats().deadLettered === 1, {
+      timeoutMs: 10_000,
+    });
+    expect(consumer.stats().early).toBeGreaterThan(0);
+    const { rows } = await pool.query(
+      'SELECT error FROM order_events_dead_letters WHERE consumer = $1',
+      [durable],
+    );
+    expect(rows).toEqual([
+      { error: `sequence 1 of order ${orderId} never arrived` },
+    ]);
+  });
+
+  it('stops cleanly: the events in hand are applied and acknowledged, none is applied twice after', async () => {
+    const { start, publish } = await world();
+    const orders = Array.from({ length: 20 }, () => randomUUID());
+    for (const orderId of orders)
+      await publish(orderEvent(orderId, 1, 'created'));
+    let begun = 0;
+    const slow = async (event: OrderEvent, tx: pg.PoolClient) => {
+      begun++;
+      await sleep(300);
+      await fulfil(event, tx);
+    };
+    const first = await start({ handler: slow, concurrency: 4 });
+    await until(() => begun >= 4);
+    await first.stop();
+    // Everything begun was finished: nothing is left half-done for a redelivery.
+    expect(first.stats().applied).toBe(begun);
+    const second = await start({ concurrency: 8 });
+    await until(() => first.stats().applied + second.stats().applied === 20, {
+      timeoutMs: 15_000,
+    });
+    expect(second.stats().duplicates).toBe(0);
+    for (const orderId of orders) expect(await logOf(orderId)).toEqual([1]);
+  });
+
+  it('waits out its database: nothing is lost, counted as a failure or dead-lettered', async () => {
+    const { start, publish } = await world();
+    const proxy = await TcpProxy.start(database.url);
+    const cutPool = new pg.Pool({
+      connectionString: proxy.urlFor(database.url),
+      max: 4,
+      connectionTimeoutMillis: 500,
+    });
+    cutPool.on('error', () => undefined);
+    try {
+      const consumer = await start({ pool: cutPool, retryDelayMs: 50 });
+      const orders = Array.from({ length: 30 }, () => randomUUID());
+      proxy.cut();
+      for (const orderId of orders) {
+        await publish(orderEvent(orderId, 1, 'created'));
+        await publish(orderEvent(orderId, 2, 'paid'));
+      }
+      await until(() => consumer.stats().unavailable > 0);
+      await sleep(1000);
+      proxy.restore();
+      await until(() => consumer.stats().applied === 60, {
+        timeoutMs: 20_000,
+      });
+      expect(consumer.stats()).toMatchObject({ failed: 0, deadLettered: 0 });
+      for (const orderId of orders)
+        expect(await logOf(orderId)).toEqual([1, 2]);
+    } finally {
+      await Promise.all(consumers.splice(0).map((c) => c.stop()));
+      await cutPool.end();
+      await proxy.close();
+    }
+  });
+});
