@@ -84,11 +84,10 @@ function bindable(port: number): Promise<boolean> {
 
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < PORT_SLICE; attempt++) {
-    const port =
-      PORT_BASE + portSlice * PORT_SLICE + (nextPort++ % PORT_SLICE);
+    const port = PORT_BASE + portSlice * PORT_SLICE + (nextPort++ % PORT_SLICE);
     if (await bindable(port)) return port;
   }
-  throw new Error('no free port in this worker\'s slice');
+  throw new Error("no free port in this worker's slice");
 }
 
 /** Starts one instance on the run's database and Redis and resolves once it answers /health/live. */

@@ -13,6 +13,11 @@ import {
   readStream,
   waitForDrain,
 } from './chaos-events.ts';
+import {
+  type ConsumersVerdict,
+  consumersRows,
+  FulfilmentConsumers,
+} from './chaos-consumers.ts';
 import { LossyHttpProxy } from './lossy-http-proxy.ts';
 import type { NatsCluster } from './nats-server.ts';
 import { seededRandom } from './seeded-random.ts';
@@ -39,15 +44,23 @@ export interface ChaosOptions {
    * run's own: the relay publishes all of it). Adds the broker's faults and the events verdict.
    */
   events?: { cluster: NatsCluster; stream: string };
+  /**
+   * With events on: examples/fulfilment as the last hop, `processes` consumer processes on a
+   * database of their own, losing `dropAcks` of their acknowledgements, SIGKILLed and cut from
+   * their Postgres mid-run. Adds their verdict.
+   */
+  consumers?: { databaseUrl: string; processes: number; dropAcks: number };
   log?: (line: string) => void;
 }
 
 export interface ChaosReport {
   logicalOrders: number;
   resolved: number;
-  /** Orders cancelled and orders paid by webhook after they were placed (every fifth; every third of the rest). */
+  /** Orders cancelled and orders paid by webhook after they were placed (a fifth; a third). */
   cancelled: number;
   paid: number;
+  /** Cancelled orders a payment webhook came for afterwards (refused: `order_cancelled`). */
+  paidAfterCancel: number;
   gaveUp: string[];
   attempts: number;
   retriesByReason: Partial<Record<RetryReason, number>>;
@@ -63,6 +76,7 @@ export interface ChaosReport {
    */
   mismatches: string[];
   events?: EventsVerdict;
+  consumers?: ConsumersVerdict;
   p50Ms: number;
   p99Ms: number;
   elapsedMs: number;
@@ -126,6 +140,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   apps.push(
     ...(await Promise.all([1, 2].map((i) => startAppProcess(envOf(i))))),
   );
+  const consumers =
+    events && options.consumers
+      ? await FulfilmentConsumers.start({
+          ...options.consumers,
+          cluster: events.cluster,
+          stream: events.stream,
+          random,
+        })
+      : undefined;
   const proxies = await Promise.all(
     apps.map((app) =>
       LossyHttpProxy.start(Number(new URL(app.url).port), {
@@ -230,11 +253,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         },
       ],
     );
+  if (consumers) schedule.push(...consumers.schedule(faults));
   schedule.sort(([a], [b]) => a - b);
 
   let resolved = 0;
   let cancelled = 0;
   let paid = 0;
+  let paidAfterCancel = 0;
   let attempts = 0;
   let replayedAnswers = 0;
   const retriesByReason: Partial<Record<RetryReason, number>> = {};
@@ -278,7 +303,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
   const webhook = new Webhook(options.webhookSecret);
   /** A provider's delivery: the same webhook-id, re-signed, until some instance answers 2xx. */
-  const pay = async (n: number, orderId: string, totalCents: number) => {
+  const pay = async (
+    n: number,
+    orderId: string,
+    totalCents: number,
+    expected: 'paid' | 'order_cancelled',
+  ) => {
     const id = `msg_${run}_${n}`;
     const body = JSON.stringify({
       type: 'payment.succeeded',
@@ -312,7 +342,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         .catch(() => undefined);
       if (answer?.status === 200) {
         const { outcome } = JSON.parse(answer.body) as { outcome: string };
-        if (outcome !== 'paid') throw new Error(`webhook outcome ${outcome}`);
+        if (outcome !== expected)
+          throw new Error(`webhook outcome ${outcome}, not ${expected}`);
         return;
       }
       if (answer && answer.status < 500 && ![409, 429].includes(answer.status))
@@ -336,8 +367,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             attempts++;
             await orders.cancelOrder(order.id);
             cancelled++;
+            // Every other cancelled order is paid for anyway: refused, and nothing may ship.
+            if (n % 10 === 0) {
+              await pay(n, order.id, order.totalCents, 'order_cancelled');
+              paidAfterCancel++;
+            }
           } else if (finalStatus(n) === 'paid') {
-            await pay(n, order.id, order.totalCents);
+            await pay(n, order.id, order.totalCents, 'paid');
             paid++;
           }
         } catch (error) {
@@ -351,6 +387,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const elapsedMs = Date.now() - started;
 
   let verdict: EventsVerdict | undefined;
+  let consumersVerdict: ConsumersVerdict | undefined;
   if (events) {
     const afterFaults = await drainedAfterFaults!;
     const drainFrom = Math.max(workloadEndedAt, lastFaultEndedAt);
@@ -359,11 +396,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       afterFaults - lastFaultEndedAt,
       afterWorkload - drainFrom,
     );
-    verdict = eventsVerdict(
-      await readOrders(db, run),
-      await readStream(nats!, events.stream),
-      drainedMs,
-    );
+    const streamed = await readStream(nats!, events.stream);
+    verdict = eventsVerdict(await readOrders(db, run), streamed, drainedMs);
+    if (consumers) {
+      const drainedAt = Date.now();
+      await consumers.waitForApplied(streamed.length);
+      const appliedMs = Date.now() - drainedAt;
+      await consumers.stop();
+      consumersVerdict = await consumers.verdict(
+        await readOrders(db, run),
+        streamed,
+        appliedMs,
+      );
+    }
   }
 
   const rows = await readOrders(db, run);
@@ -399,6 +444,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     resolved,
     cancelled,
     paid,
+    paidAfterCancel,
     gaveUp,
     attempts,
     retriesByReason,
@@ -410,16 +456,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     duplicates: rows.length - byNote.size,
     mismatches,
     events: verdict,
+    consumers: consumersVerdict,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     elapsedMs,
   };
 }
 
-/** What becomes of logical order n after it is placed: every fifth is cancelled, every third of the rest paid. */
+/** Of n mod 15, those paid: 5 of 15 (a third of the orders), none a multiple of 5 (those are cancelled). */
+const PAID_RESIDUES = new Set([1, 3, 6, 9, 12]);
+
+/** What becomes of logical order n after it is placed: a fifth are cancelled, a third paid by webhook. */
 function finalStatus(n: number): 'created' | 'cancelled' | 'paid' {
   if (n % 5 === 0) return 'cancelled';
-  return n % 3 === 0 ? 'paid' : 'created';
+  return PAID_RESIDUES.has(n % 15) ? 'paid' : 'created';
 }
 
 /** Logical order n: its own SKU, quantity and price, and its number in the note. */
@@ -480,6 +530,7 @@ export function chaosTable(report: ChaosReport): string {
       'then cancelled / paid by signed webhook',
       `${report.cancelled} / ${report.paid}`,
     ],
+    ['cancelled, then paid for anyway (refused)', report.paidAfterCancel],
     ['gave up', report.gaveUp.length],
     ['attempts (HTTP requests sent)', report.attempts],
     ['retries by reason', retries || 'none'],
@@ -491,6 +542,7 @@ export function chaosTable(report: ChaosReport): string {
     ['duplicates', report.duplicates],
     ['mismatches (items, id or status)', report.mismatches.length],
     ...(report.events ? eventsRows(report.events) : []),
+    ...(report.consumers ? consumersRows(report.consumers) : []),
     [
       'time per logical order p50 / p99',
       `${report.p50Ms} ms / ${report.p99Ms} ms`,
