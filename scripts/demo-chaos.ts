@@ -1,12 +1,16 @@
 /**
  * npm run demo:chaos [-- --orders 2000 --clients 40 --seed 7 --drop 0.05]
+ * npm run demo:pipeline [-- the same flags]   (demo:chaos -- --consumers 2)
  *
  * The chaos run of test/client-chaos.e2e-spec.ts, for a person to watch: three instances of the
  * production build on a fresh database, a lossy network in front of each, their events relayed to a
  * 3-node JetStream cluster of the demo's own, Redis cut and flushed, Postgres cut and delayed, NATS
  * cut and the stream's leader killed, instances SIGKILLed and SIGTERMed and restarted, while
  * @orders/client places, cancels and (by signed webhook) pays the orders. Prints what was sent, lost,
- * retried, stored and published. Needs Postgres and Redis as `npm test` does (DEMO_ADMIN_DATABASE_URL,
+ * retried, stored and published. With --consumers N (demo:pipeline: 2), N processes of
+ * examples/fulfilment apply the stream through @orders/events on a database of their own, losing a
+ * tenth of their acknowledgements, SIGKILLed and cut from their Postgres; the table adds what they
+ * applied and shipped. Needs Postgres and Redis as `npm test` does (DEMO_ADMIN_DATABASE_URL,
  * DEMO_REDIS_URL; Redis database 10 by default) and the nats-server binary.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +25,7 @@ const { values: flags } = parseArgs({
     clients: { type: 'string', default: '40' },
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     drop: { type: 'string', default: '0.05' },
+    consumers: { type: 'string', default: '0' },
   },
 });
 const adminUrl =
@@ -30,7 +35,9 @@ const redisUrl = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
 
 async function main(): Promise<void> {
   const database = await createScratchDatabase(adminUrl, 'orders_demo');
+  const fulfilment = await createScratchDatabase(adminUrl, 'fulfilment_demo');
   const cluster = await startNatsCluster(3);
+  const processes = Number(flags.consumers);
   try {
     const drop = Number(flags.drop);
     console.error(
@@ -49,6 +56,9 @@ async function main(): Promise<void> {
       dropAnswers: drop,
       migrate: true,
       events: { cluster, stream: 'ORDERS_DEMO' },
+      consumers: processes
+        ? { databaseUrl: fulfilment.url, processes, dropAcks: 0.1 }
+        : undefined,
       log: (line) => console.error(line),
     });
     console.log(chaosTable(report));
@@ -57,7 +67,14 @@ async function main(): Promise<void> {
       ...report.gaveUp,
       ...report.mismatches,
       ...events.problems,
+      ...(report.consumers?.problems ?? []),
     ];
+    const consumers = report.consumers;
+    if (
+      consumers &&
+      consumers.missing + consumers.unknown + consumers.deadLettered > 0
+    )
+      problems.push('the consumers missed, invented or dead-lettered events');
     for (const problem of problems.slice(0, 10))
       console.log(`problem: ${problem}`);
     process.exitCode =
@@ -68,6 +85,7 @@ async function main(): Promise<void> {
   } finally {
     await cluster.stop();
     await database.drop();
+    await fulfilment.drop();
   }
 }
 

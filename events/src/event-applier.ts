@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { type DeadLetter, type EventKey, Inbox } from './inbox.js';
+import { type EventKey, Inbox } from './inbox.js';
 import {
   InvalidEventError,
   parseOrderEvent,
@@ -34,11 +34,10 @@ export type Outcome =
   /** The database could not be reached or failed on its own: nothing counted, try again later. */
   | { kind: 'unavailable'; error: string };
 
-/** Inside the transaction: a failure to count once it is rolled back. */
-interface Failure {
-  kind: 'failure';
-  eventId: string;
-  error: string;
+/** Inside the transaction: the handler threw; its error, to count once the event is rolled back. */
+interface HandlerThrew {
+  kind: 'threw';
+  error: unknown;
 }
 
 export interface ApplierOptions {
@@ -73,15 +72,13 @@ export function readMessage(data: Uint8Array): Reading {
   }
 }
 
-/** The database, not the handler, failed: the event's transaction cannot go on. */
-class DatabaseUnavailable extends Error {}
-
 const errorText = (error: unknown) =>
   error instanceof Error ? error.message : String(error);
 
 /**
- * One event, exactly once: claim its id in the inbox, check its order's position, run the handler,
- * move the position, commit. Acknowledging is the caller's part, after this returns.
+ * One event, exactly once, in three round trips and the handler's: BEGIN; claim its id in the inbox
+ * and move its order's position to it, if it is its turn; the handler; COMMIT. Acknowledging is the
+ * caller's part, after this returns.
  */
 export class EventApplier {
   private readonly inbox: Inbox;
@@ -101,61 +98,61 @@ export class EventApplier {
   ): Promise<Outcome> {
     const { key, event, invalid } = reading;
     // Nothing to keep in order by: dead-lettered at once.
-    if (!key) return this.deadLetterUnordered(message, invalid ?? 'unreadable');
-    return this.transaction(async (client) => {
+    if (!key)
+      return this.transaction((client) =>
+        this.deadLetter(client, message, undefined, invalid ?? 'unreadable'),
+      );
+    const outcome = await this.transaction(async (client) => {
       const claim = await this.inbox.claim(client, key);
       if (claim.kind === 'duplicate') return { kind: 'duplicate' };
-      if (claim.kind === 'early' && !overdue) return claim;
-      const reason =
-        invalid ??
-        (claim.kind === 'early'
-          ? `sequence ${claim.applied + 1} of order ${key.orderId} never arrived`
-          : undefined);
-      if (reason !== undefined || !event)
-        return this.deadLetter(client, message, key, reason ?? 'unreadable');
-      return this.runHandler(client, message, key, event);
+      if (claim.kind === 'early') {
+        if (!overdue) return claim;
+        await this.inbox.advance(client, key);
+        const missing = `sequence ${claim.applied + 1} of order ${key.orderId} never arrived`;
+        return this.deadLetter(client, message, key, missing);
+      }
+      if (invalid !== undefined || !event)
+        return this.deadLetter(client, message, key, invalid ?? 'unreadable');
+      try {
+        await this.options.handler(event, client);
+      } catch (error) {
+        return { kind: 'threw', error };
+      }
+      if (message.redelivered) await this.inbox.forgetFailures(client, key.id);
+      return { kind: 'applied' };
     });
-  }
-
-  private async runHandler(
-    client: PoolClient,
-    message: DeliveredMessage,
-    key: EventKey,
-    event: OrderEvent,
-  ): Promise<Outcome | Failure> {
-    await client.query('SAVEPOINT handler');
-    try {
-      await this.options.handler(event, client);
-    } catch (error) {
-      return this.handlerFailed(client, message, key, error);
-    }
-    await this.inbox.advance(client, key);
-    if (message.redelivered) await this.inbox.forgetFailures(client, key.id);
-    return { kind: 'applied' };
+    if (outcome.kind !== 'threw') return outcome;
+    return this.handlerFailed(message, key, outcome.error);
   }
 
   /**
-   * The handler threw. Its work is undone to the savepoint (a rollback that fails means the
-   * database is the trouble). A database's own failure counts nothing; any other counts one, and
-   * the last one allowed dead-letters the event in this same transaction.
+   * The handler threw and its event was rolled back. The database's own failure counts nothing; any
+   * other counts one (outside the event's transaction, so that the count outlives it), and the last
+   * one allowed dead-letters the event, in a transaction that claims it again.
    */
   private async handlerFailed(
-    client: PoolClient,
     message: DeliveredMessage,
     key: EventKey,
     error: unknown,
-  ): Promise<Outcome | Failure> {
-    await client
-      .query('ROLLBACK TO SAVEPOINT handler')
-      .catch((rollback: unknown) => {
-        throw new DatabaseUnavailable(errorText(rollback));
-      });
+  ): Promise<Outcome> {
+    const text = errorText(error);
     if (isTransientDatabaseError(error))
-      throw new DatabaseUnavailable(errorText(error));
-    const failures = (await this.inbox.failures(client, key.id)) + 1;
-    if (failures < this.options.maxDeliveries)
-      return { kind: 'failure', eventId: key.id, error: errorText(error) };
-    return this.deadLetter(client, message, key, errorText(error), failures);
+      return { kind: 'unavailable', error: text };
+    const counted = await this.transaction(async (client) => {
+      const failures = await this.inbox.countFailure(client, key.id, text);
+      return { kind: 'failed', failures, error: text };
+    });
+    if (
+      counted.kind !== 'failed' ||
+      counted.failures < this.options.maxDeliveries
+    )
+      return counted;
+    return this.transaction(async (client) => {
+      const claim = await this.inbox.claim(client, key);
+      if (claim.kind !== 'apply')
+        return claim.kind === 'early' ? claim : { kind: 'duplicate' };
+      return this.deadLetter(client, message, key, text, counted.failures);
+    });
   }
 
   private async deadLetter(
@@ -165,34 +162,24 @@ export class EventApplier {
     error: string,
     deliveries = message.info.deliveryCount,
   ): Promise<Outcome> {
-    const letter: DeadLetter = {
+    await this.inbox.deadLetter(client, {
       streamSequence: message.seq,
       subject: message.subject,
       event: key,
       deliveries,
       error,
       payload: Buffer.from(message.data).toString('utf8'),
-    };
-    await this.inbox.deadLetter(client, letter, key);
+    });
     return { kind: 'dead-lettered', error };
   }
 
-  private deadLetterUnordered(
-    message: DeliveredMessage,
-    error: string,
-  ): Promise<Outcome> {
-    return this.transaction((client) =>
-      this.deadLetter(client, message, undefined, error),
-    );
-  }
-
   /**
-   * BEGIN, `work`, COMMIT what is applied or dead-lettered, ROLLBACK the rest. A handler's failure
-   * is counted after the rollback, in a statement of its own, so that it outlives the transaction.
+   * BEGIN, `work`, then COMMIT what is applied, dead-lettered or counted, and ROLLBACK the rest. A
+   * statement that fails (or a rollback) means the database is the trouble: nothing is counted.
    */
-  private async transaction(
-    work: (client: PoolClient) => Promise<Outcome | Failure>,
-  ): Promise<Outcome> {
+  private async transaction<T extends Outcome | HandlerThrew>(
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<T | Outcome> {
     let client: PoolClient;
     try {
       client = await this.options.pool.connect();
@@ -207,20 +194,12 @@ export class EventApplier {
     try {
       await client.query('BEGIN');
       const outcome = await work(client);
-      if (outcome.kind === 'applied' || outcome.kind === 'dead-lettered') {
-        await client.query('COMMIT');
-        return outcome;
-      }
-      await client.query('ROLLBACK');
-      if (outcome.kind !== 'failure') return outcome;
-      const failures = await this.inbox.countFailure(
-        client,
-        outcome.eventId,
-        outcome.error,
+      const keep = ['applied', 'dead-lettered', 'failed'].includes(
+        outcome.kind,
       );
-      return { kind: 'failed', failures, error: outcome.error };
+      await client.query(keep ? 'COMMIT' : 'ROLLBACK');
+      return outcome;
     } catch (error) {
-      // Every statement here is the inbox's or a rollback: what fails is the database.
       broken = true;
       await client.query('ROLLBACK').catch(ignore);
       return { kind: 'unavailable', error: errorText(error) };

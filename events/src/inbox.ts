@@ -1,23 +1,31 @@
 import type { PoolClient } from 'pg';
 
 /**
- * Records the event id (a no-op when it is there already) and reads, under a row lock, the last
- * sequence applied for its order: one round trip, at the start of the event's transaction.
+ * At the start of the event's transaction, in one round trip: records the event id (a no-op when it
+ * is there already), reads the order's position under a row lock, and when the event is the next
+ * one, moves the position to it (undone with the rest if the handler fails).
  */
 const CLAIM = `WITH claimed AS (
     INSERT INTO order_events_inbox (consumer, event_id, order_id, sequence, type)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1),
+  position AS (
+    SELECT sequence FROM order_events_positions
+    WHERE consumer = $1 AND order_id = $3 FOR UPDATE),
+  advanced AS (
+    INSERT INTO order_events_positions (consumer, order_id, sequence)
+    SELECT $1, $3, $4
+    WHERE EXISTS (SELECT 1 FROM claimed)
+      AND COALESCE((SELECT sequence FROM position), 0) = $4 - 1
+    ON CONFLICT (consumer, order_id) DO UPDATE SET sequence = EXCLUDED.sequence
+    RETURNING 1)
   SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
-    (SELECT sequence FROM order_events_positions
-      WHERE consumer = $1 AND order_id = $3 FOR UPDATE) AS applied`;
+    (SELECT sequence FROM position) AS applied`;
 
 const ADVANCE = `INSERT INTO order_events_positions (consumer, order_id, sequence)
   VALUES ($1, $2, $3)
   ON CONFLICT (consumer, order_id) DO UPDATE SET sequence = EXCLUDED.sequence`;
 
 const FORGET_FAILURES = `DELETE FROM order_events_failures WHERE consumer = $1 AND event_id = $2`;
-
-const FAILURES = `SELECT failures FROM order_events_failures WHERE consumer = $1 AND event_id = $2`;
 
 const COUNT_FAILURE = `INSERT INTO order_events_failures (consumer, event_id, failures, last_error)
   VALUES ($1, $2, 1, $3)
@@ -31,6 +39,7 @@ const DEAD_LETTER = `INSERT INTO order_events_dead_letters
 
 /** What the inbox says of an event, read at the start of its transaction. */
 export type Claim =
+  /** Its turn: the order's position is moved to it, in this transaction. */
   | { kind: 'apply' }
   /** Applied before: its id is in the inbox, or its order is past its sequence. */
   | { kind: 'duplicate' }
@@ -57,7 +66,7 @@ export interface DeadLetter {
 export class Inbox {
   constructor(readonly consumer: string) {}
 
-  /** In an open transaction: claims the event and says whether to apply it now. */
+  /** In an open transaction: claims the event and says whether to apply it now (then it is the position). */
   async claim(client: PoolClient, event: EventKey): Promise<Claim> {
     const { rows } = await client.query<{
       claimed: boolean;
@@ -76,18 +85,9 @@ export class Inbox {
     return { kind: 'apply' };
   }
 
-  /** In the event's transaction, after its effect: the order has now reached its sequence. */
+  /** In the event's transaction: the order moves past it (an event dead-lettered out of its turn). */
   async advance(client: PoolClient, event: EventKey): Promise<void> {
     await client.query(ADVANCE, [this.consumer, event.orderId, event.sequence]);
-  }
-
-  /** Handler failures counted for the event so far. */
-  async failures(client: PoolClient, eventId: string): Promise<number> {
-    const { rows } = await client.query<{ failures: number }>(FAILURES, [
-      this.consumer,
-      eventId,
-    ]);
-    return rows[0]?.failures ?? 0;
   }
 
   /** Counts one more handler failure for the event (outside its rolled-back transaction): the total. */
@@ -104,12 +104,8 @@ export class Inbox {
     return rows[0].failures;
   }
 
-  /** Stores the dead letter; in a claimed event's transaction, also moves its order past it. */
-  async deadLetter(
-    client: PoolClient,
-    letter: DeadLetter,
-    claimed?: EventKey,
-  ): Promise<void> {
+  /** Stores the dead letter; in its event's transaction, its failures are forgotten with it. */
+  async deadLetter(client: PoolClient, letter: DeadLetter): Promise<void> {
     await client.query(DEAD_LETTER, [
       this.consumer,
       letter.streamSequence,
@@ -121,10 +117,7 @@ export class Inbox {
       letter.error,
       letter.payload,
     ]);
-    if (claimed) {
-      await this.advance(client, claimed);
-      await client.query(FORGET_FAILURES, [this.consumer, claimed.id]);
-    }
+    if (letter.event?.id) await this.forgetFailures(client, letter.event.id);
   }
 
   /** After an applied event: its failures (if it had any) no longer matter. */

@@ -56,7 +56,7 @@ export interface OrderEventsConsumerOptions {
 export interface ConsumerStats {
   applied: number;
   duplicates: number;
-  /** Deliveries put back because the order's previous event was not applied yet. */
+  /** Deliveries that came before their order's previous event was applied (waited for, or put back). */
   early: number;
   failed: number;
   deadLettered: number;
@@ -147,7 +147,9 @@ export class OrderEventsConsumer {
     await this.messages?.close();
     await this.running;
     await this.slots.idle();
-    if (!this.options.connection) await this.connection?.drain();
+    // The acknowledgements just sent reach the server before stop() resolves.
+    if (this.options.connection) await this.connection?.flush();
+    else await this.connection?.drain();
   }
 
   private async ensureConsumer(): Promise<void> {
@@ -221,7 +223,20 @@ export class OrderEventsConsumer {
       await previous?.catch(() => undefined);
       const ageMs = Date.now() - message.info.timestampNanos / 1e6;
       const overdue = ageMs > (this.options.maxWaitMs ?? 600_000);
-      this.settle(message, await this.applier.apply(message, reading, overdue));
+      let outcome = await this.applier.apply(message, reading, overdue);
+      if (outcome.kind === 'early') this.statistics.early++;
+      // Its predecessor is most likely in another process's hands, committing now: a few short
+      // waits here cost less than a redelivery through the server.
+      for (
+        let waitMs = 5;
+        outcome.kind === 'early' && waitMs <= 40;
+        waitMs *= 2
+      ) {
+        if (this.stopping) break;
+        await sleep(waitMs);
+        outcome = await this.applier.apply(message, reading, overdue);
+      }
+      this.settle(message, outcome);
     })();
     if (reading.key) this.inHand.set(mine, done);
     try {
@@ -255,7 +270,6 @@ export class OrderEventsConsumer {
         );
         return message.ack();
       case 'early':
-        this.statistics.early++;
         return message.nak(backoffMs(deliveries, 50, 2000));
       case 'failed':
         this.statistics.failed++;

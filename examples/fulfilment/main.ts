@@ -6,11 +6,13 @@
  *
  * Reads NATS_URL, EVENTS_STREAM (default ORDERS), FULFILMENT_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/fulfilment, created when missing) and FULFILMENT_CONSUMER
- * (the durable name, default fulfilment) from the environment or .env. Run it twice to share the
- * work; SIGTERM or Ctrl-C finishes the events in hand and stops.
+ * (the durable name, default fulfilment) from the environment or .env; FULFILMENT_METRICS_PORT, if
+ * set, serves the consumer's counters at /metrics (Prometheus text). Run it twice to share the work;
+ * SIGTERM or Ctrl-C finishes the events in hand and stops.
  */
 import { applyInboxSchema, OrderEventsConsumer } from '@orders/events';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import pg from 'pg';
 import { FULFILMENT_SCHEMA_SQL, fulfil } from './fulfilment.ts';
 
@@ -29,24 +31,47 @@ async function main(): Promise<void> {
   // An idle connection that breaks is dropped by the pool; this only keeps the process alive.
   pool.on('error', () => undefined);
   await applyInboxSchema(pool);
-  await pool.query(FULFILMENT_SCHEMA_SQL);
+  // One process at a time: CREATE TABLE IF NOT EXISTS races when two start together.
+  await pool.query(
+    `BEGIN; SELECT pg_advisory_xact_lock(hashtext('fulfilment schema')); ${FULFILMENT_SCHEMA_SQL}; COMMIT;`,
+  );
   const consumer = new OrderEventsConsumer({
     servers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
     stream: env.EVENTS_STREAM ?? 'ORDERS',
     durable: env.FULFILMENT_CONSUMER ?? 'fulfilment',
+    filterSubject: env.FULFILMENT_FILTER_SUBJECT ?? 'orders.>',
     pool,
     handler: fulfil,
     ackWaitMs: Number(env.FULFILMENT_ACK_WAIT_MS ?? 30_000),
+    concurrency: Number(env.FULFILMENT_CONCURRENCY ?? 8),
   });
   await consumer.start();
+  const metrics = env.FULFILMENT_METRICS_PORT
+    ? serveMetrics(consumer, Number(env.FULFILMENT_METRICS_PORT))
+    : undefined;
   console.log('fulfilment: ready');
   const stop = async () => {
+    metrics?.close();
     await consumer.stop();
     await pool.end();
     console.log(`fulfilment: stopped ${JSON.stringify(consumer.stats())}`);
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+}
+
+/** The consumer's counters as Prometheus text: `fulfilment_events_total{outcome="dead_lettered"}` and the rest. */
+function serveMetrics(consumer: OrderEventsConsumer, port: number) {
+  return createServer((request, response) => {
+    const lines = Object.entries(consumer.stats()).map(
+      ([outcome, n]) =>
+        `fulfilment_events_total{outcome="${outcome.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"} ${n}`,
+    );
+    response.setHeader('content-type', 'text/plain; version=0.0.4');
+    response.end(
+      `# HELP fulfilment_events_total Order event deliveries by outcome.\n# TYPE fulfilment_events_total counter\n${lines.join('\n')}\n`,
+    );
+  }).listen(port, '127.0.0.1');
 }
 
 /** The example's database is its own: created on first run, like a new service's would be. */
