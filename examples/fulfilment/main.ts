@@ -12,7 +12,7 @@
  */
 import { applyInboxSchema, OrderEventsConsumer } from '@orders/events';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import pg from 'pg';
 import { FULFILMENT_SCHEMA_SQL, fulfil } from './fulfilment.ts';
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   });
   await consumer.start();
   const metrics = env.FULFILMENT_METRICS_PORT
-    ? serveMetrics(consumer, Number(env.FULFILMENT_METRICS_PORT))
+    ? await serveMetrics(consumer, Number(env.FULFILMENT_METRICS_PORT))
     : undefined;
   console.log('fulfilment: ready');
   const stop = async () => {
@@ -61,8 +61,11 @@ async function main(): Promise<void> {
 }
 
 /** The consumer's counters as Prometheus text: `fulfilment_events_total{outcome="dead_lettered"}` and the rest. */
-function serveMetrics(consumer: OrderEventsConsumer, port: number) {
-  return createServer((request, response) => {
+async function serveMetrics(
+  consumer: OrderEventsConsumer,
+  port: number,
+): Promise<Server> {
+  const server = createServer((request, response) => {
     const lines = Object.entries(consumer.stats()).map(
       ([outcome, n]) =>
         `fulfilment_events_total{outcome="${outcome.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"} ${n}`,
@@ -71,7 +74,12 @@ function serveMetrics(consumer: OrderEventsConsumer, port: number) {
     response.end(
       `# HELP fulfilment_events_total Order event deliveries by outcome.\n# TYPE fulfilment_events_total counter\n${lines.join('\n')}\n`,
     );
-  }).listen(port, '127.0.0.1');
+  });
+  // Listening before the service says it is ready (a port taken stops it here, with the reason).
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(port, '127.0.0.1', resolve),
+  );
+  return server;
 }
 
 /** The example's database is its own: created on first run, like a new service's would be. */
