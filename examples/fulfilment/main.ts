@@ -84,10 +84,10 @@ async function serveMetrics(
 
 /** The example's database is its own: created on first run, like a new service's would be. */
 async function createDatabaseIfMissing(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new pg.Client({
-    connectionString: url.replace(/\/[^/?]+(\?|$)/, '/postgres$1'),
-  });
+  const adminUrl = new URL(url);
+  const name = decodeURIComponent(adminUrl.pathname.slice(1));
+  adminUrl.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
   try {
     const { rowCount } = await admin.query(
