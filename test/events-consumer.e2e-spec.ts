@@ -363,14 +363,14 @@ describe('@orders/events: consuming order events exactly once', () => {
     try {
       const metrics = async () =>
         (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      await until(async () =>
-        (await metrics()).includes(
-          'fulfilment_events_total{outcome="dead_lettered"} 1',
-        ),
-      );
-      expect(await metrics()).toContain(
-        'fulfilment_events_total{outcome="applied"} 2',
-      );
+      // The three messages are in hand together: each counter is waited for, not read once.
+      await until(async () => {
+        const text = await metrics();
+        return (
+          text.includes('fulfilment_events_total{outcome="dead_lettered"} 1') &&
+          text.includes('fulfilment_events_total{outcome="applied"} 2')
+        );
+      });
       expect(service.output()).toMatch(/dead-lettered .* not JSON/);
       expect(
         await count('SELECT count(*) AS n FROM shipments WHERE order_id = $1', [

@@ -93,8 +93,9 @@ export class FulfilmentConsumers {
         this.options.databaseUrl,
       ),
       FULFILMENT_CONSUMER: DURABLE,
-      // Lost acknowledgements come back within 2 s, not the default 30.
-      FULFILMENT_ACK_WAIT_MS: '2000',
+      // Lost acknowledgements come back within 5 s, not the default 30; not much shorter, so that
+      // work still in hand on a loaded machine is not delivered again as well.
+      FULFILMENT_ACK_WAIT_MS: '5000',
     });
   }
 
