@@ -41,4 +41,18 @@ describe('RedisThrottlerStorage', () => {
     await syncing;
     expect((await storage.increment('user', 60_000, 10)).totalHits).toBe(8);
   });
+
+  it("waits in sync() for a send already under way (the timer's), not only its own", async () => {
+    const { redis, calls } = heldRedis();
+    storage = new RedisThrottlerStorage(redis, { syncMs: 60_000 });
+    await storage.increment('user', 60_000, 10);
+    const timers = storage.sync(); // the timer's sync: its send is in flight
+    let settled = false;
+    const mine = storage.sync().then(() => (settled = true)); // nothing pending of its own
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    calls[0].resolve([4, 50_000]);
+    await Promise.all([timers, mine]);
+    expect((await storage.increment('user', 60_000, 10)).totalHits).toBe(5);
+  });
 });

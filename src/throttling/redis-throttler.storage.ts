@@ -42,6 +42,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly timer: NodeJS.Timeout;
   private redisAnswering = true;
   private lastWarning = 0;
+  /** Sends under way (the timer's, or another caller's), each settled within the Redis command timeout: sync() waits for them too. */
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
     private readonly redis: RedisScripting,
@@ -86,13 +88,23 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     });
   }
 
-  /** Sends every window's pending hits and reads back the shared counts; the timer calls it. */
+  /**
+   * Sends every window's pending hits and reads back the shared counts; the timer calls it. Resolves
+   * once every send under way has answered, the timer's included: a caller that syncs then reads a
+   * count sees every hit made before.
+   */
   async sync(): Promise<void> {
     const now = Date.now();
-    const sends: Promise<void>[] = [];
+    const sends = [...this.sending];
     for (const [key, window] of this.windows) {
       if (window.expiresAt <= now) this.windows.delete(key);
-      else if (window.pending > 0) sends.push(this.send(key, window));
+      else if (window.pending > 0) {
+        const send = this.send(key, window).finally(() =>
+          this.sending.delete(send),
+        );
+        this.sending.add(send);
+        sends.push(send);
+      }
     }
     await Promise.all(sends);
   }
