@@ -11,7 +11,9 @@ const workspace = (name) => ({
   displayName: name,
   rootDir: name,
   testRegex: 'src/.*\\.spec\\.ts$',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+  },
   // The packages' sources import './x.js' (what their ES module builds need); here they are .ts.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 });
@@ -19,8 +21,14 @@ const workspace = (name) => ({
 module.exports = {
   // e2e tests start apps and OS processes; unit tests never get near it.
   testTimeout: 30000,
+  testSequencer: '<rootDir>/test/support/longest-first.sequencer.cjs',
   projects: [
-    { ...shared, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
+    {
+      ...shared,
+      displayName: 'unit',
+      rootDir: 'src',
+      testRegex: '.*\\.spec\\.ts$',
+    },
     workspace('client'),
     workspace('events'),
     {

@@ -1,5 +1,5 @@
 /**
- * npm run bench:events [-- --duration 10 --rounds 2 --burst 60 --connections 32]
+ * npm run bench:events [-- --duration 10 --rounds 2 --burst 60 --connections 32 --cpu-prof <dir>]
  *
  * What order events cost, in one run on one machine. The production build (dist/main.js, with the V8
  * flags of `npm run start:prod`) on a fresh database each time, a nats-server with JetStream of the
@@ -35,6 +35,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '2' },
     burst: { type: 'string', default: '60' },
     connections: { type: 'string', default: '32' },
+    // A directory: profile each instance (node --cpu-prof), one file per instance.
+    'cpu-prof': { type: 'string' },
   },
 });
 const duration = Number(flags.duration);
@@ -76,7 +78,15 @@ async function instance(natsUrl?: string): Promise<Instance> {
       LOG_LEVEL: 'warn',
       ...(natsUrl && { NATS_URL: natsUrl, EVENTS_STREAM: 'BENCH' }),
     },
-    { nodeFlags: productionNodeFlags(), discardStdout: true },
+    {
+      nodeFlags: [
+        ...productionNodeFlags(),
+        ...(flags['cpu-prof']
+          ? ['--cpu-prof', '--cpu-prof-dir', flags['cpu-prof']]
+          : []),
+      ],
+      discardStdout: true,
+    },
   );
   const db = new pg.Client({ connectionString: database.url });
   await db.connect();
