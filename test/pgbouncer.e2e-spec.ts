@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createClient } from 'redis';
 import { keyPurgeToken } from '../src/database/key-purge.module';
+import { MIGRATION_LOCK_KEY } from '../src/database/run-migrations';
 import type { KeyPurgeService } from '../src/database/key-purge.service';
 import { startAppProcess } from './support/app-process';
 import { PgBouncer, pgBouncerVersion } from './support/pgbouncer';
 import { TcpProxy } from './support/tcp-proxy';
+import { until } from './support/until';
 import {
   countOrders as countOrdersOf,
   createOrder,
@@ -160,19 +162,50 @@ describe('Through PgBouncer in transaction mode', () => {
     expect(await countOrders(user)).toBe(1);
   });
 
-  it('migrates a fresh database through the pooler, and leaves no advisory lock behind', async () => {
+  it('migrates a fresh database through the pooler, two instances waiting for the migration lock past their lock timeout, and leaves no advisory lock behind', async () => {
     const name = `orders_test_pgb_${Date.now()}`;
     await direct.query(`CREATE DATABASE "${name}"`);
     const apps = [];
+    // Holds the migration lock, as an instance applying slow migrations would.
+    const migrating = new Client({ connectionString: testDatabaseUrl(name) });
+    await migrating.connect();
     try {
+      await migrating.query('SELECT pg_advisory_lock($1)', [
+        MIGRATION_LOCK_KEY,
+      ]);
       const env = {
         DATABASE_URL: bouncer.urlFor(testDatabaseUrl(name)),
         DB_POOLER: 'transaction',
         DB_MIGRATIONS_RUN: 'true',
+        // The role default every pooled session gets: the lock wait must not inherit it.
+        DB_LOCK_TIMEOUT_MS: '200',
       };
-      apps.push(
-        ...(await Promise.all([startAppProcess(env), startAppProcess(env)])),
-      );
+      const starting = Promise.allSettled([
+        startAppProcess(env),
+        startAppProcess(env),
+      ]);
+      const waiting = async () =>
+        (
+          await migrating.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          )
+        ).rows[0].n;
+      await until(async () => (await waiting()) === 2, { timeoutMs: 20_000 });
+      // Three lock timeouts later, both still wait (before the fix, each gave up after one and
+      // the instance failed to start when another migrated for longer than DB_LOCK_TIMEOUT_MS).
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await waiting()).toBe(2);
+      await migrating.query('SELECT pg_advisory_unlock($1)', [
+        MIGRATION_LOCK_KEY,
+      ]);
+      const started = await starting;
+      for (const result of started)
+        if (result.status === 'fulfilled') apps.push(result.value);
+      expect(started.map((result) => result.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+      ]);
       const check = new Client({ connectionString: testDatabaseUrl(name) });
       await check.connect();
       try {
@@ -200,6 +233,7 @@ describe('Through PgBouncer in transaction mode', () => {
         ).status,
       ).toBe(201);
     } finally {
+      await migrating.end();
       await Promise.all(apps.map((app) => app.stop()));
       await direct.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     }

@@ -47,6 +47,13 @@ export async function runMigrationsExclusively(
   try {
     await lockHolder.connect();
     await lockHolder.startTransaction();
+    // Through a transaction pooler the timeouts are the role's defaults (applyRoleTimeouts), not
+    // the zero asked for above: an instance waiting here while another applies the migrations
+    // would give up after DB_LOCK_TIMEOUT_MS and fail to start. SET LOCAL ends with the transaction,
+    // so it never reaches whoever gets this server session next.
+    await lockHolder.query(
+      'SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0',
+    );
     await lockHolder.query('SELECT pg_advisory_xact_lock($1)', [
       MIGRATION_LOCK_KEY,
     ]);
