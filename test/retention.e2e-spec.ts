@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
 import { purgeBatchSql } from '../src/database/key-purge';
@@ -116,6 +117,26 @@ describe('Idempotency key retention in Postgres', () => {
     } finally {
       await runner.release();
     }
+  });
+
+  it('deletes published order events past EVENTS_OUTBOX_RETENTION_SECONDS, never a pending one however old', async () => {
+    const purge = t.app.get<KeyPurgeService>(keyPurgeToken('order_events'));
+    const order = randomUUID();
+    // Published 8 days ago, pending since 8 days ago, published now.
+    await db.query(
+      `INSERT INTO order_events (order_id, user_id, type, sequence, data, created_at, published_at)
+       VALUES ($1, 'u', 'orders.order.created', 1, '{}', now() - interval '8 days', now() - interval '8 days'),
+              ($1, 'u', 'orders.order.paid', 2, '{}', now() - interval '8 days', NULL),
+              ($1, 'u', 'orders.order.cancelled', 3, '{}', now(), now())`,
+      [order],
+    );
+    while ((await purge.purge()) > 0);
+    const left: { sequence: number }[] = await db.query(
+      'SELECT sequence FROM order_events WHERE order_id = $1 ORDER BY sequence',
+      [order],
+    );
+    expect(left.map((row) => row.sequence)).toEqual([2, 3]);
+    await db.query('DELETE FROM order_events WHERE order_id = $1', [order]);
   });
 
   it('deletes processed payment events past PAYMENT_EVENT_RETENTION_SECONDS and keeps newer ones', async () => {
