@@ -180,10 +180,8 @@ describe('Through PgBouncer in transaction mode', () => {
         // The role default every pooled session gets: the lock wait must not inherit it.
         DB_LOCK_TIMEOUT_MS: '200',
       };
-      const starting = Promise.allSettled([
-        startAppProcess(env),
-        startAppProcess(env),
-      ]);
+      const starts = [startAppProcess(env), startAppProcess(env)];
+      const starting = Promise.allSettled(starts);
       const waiting = async () =>
         (
           await migrating.query<{ n: number }>(
@@ -191,7 +189,13 @@ describe('Through PgBouncer in transaction mode', () => {
                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
           )
         ).rows[0].n;
-      await until(async () => (await waiting()) === 2, { timeoutMs: 20_000 });
+      // An instance that fails before it queues fails the test with its output, not with a timeout.
+      await Promise.race([
+        until(async () => (await waiting()) === 2, { timeoutMs: 90_000 }),
+        Promise.all(starts).then(() => {
+          throw new Error('the instances started while the lock was held');
+        }),
+      ]);
       // Three lock timeouts later, both still wait (before the fix, each gave up after one and
       // the instance failed to start when another migrated for longer than DB_LOCK_TIMEOUT_MS).
       await new Promise((resolve) => setTimeout(resolve, 600));
@@ -237,7 +241,8 @@ describe('Through PgBouncer in transaction mode', () => {
       await Promise.all(apps.map((app) => app.stop()));
       await direct.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     }
-  });
+    // Two production boots at once; on a loaded machine each takes seconds of CPU.
+  }, 120_000);
 
   async function advisoryLocks(): Promise<number> {
     const { rows } = await direct.query<{ n: number }>(
