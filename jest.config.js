@@ -19,8 +19,10 @@ const workspace = (name) => ({
 });
 
 module.exports = {
-  // e2e tests start apps and OS processes; unit tests never get near it.
-  testTimeout: 30000,
+  // e2e tests start apps and OS processes; unit tests never get near it. A production boot takes about
+  // 2 s of CPU, and suites start up to three at once beside each other: with a core hogged (the flake
+  // hunt) three boots took longer than 30 s. A hang still fails, a minute later.
+  testTimeout: 60000,
   testSequencer: '<rootDir>/test/support/longest-first.sequencer.cjs',
   projects: [
     {
