@@ -9,7 +9,7 @@ import {
 } from './support/app-process';
 import { MIGRATION_LOCK_KEY } from '../src/database/run-migrations';
 import { TcpProxy } from './support/tcp-proxy';
-import { until } from './support/until';
+import { untilAllQueued } from './support/migration-lock';
 import {
   idempotencyRedisKey,
   newUser,
@@ -216,23 +216,7 @@ describe('three instances started together on a fresh database', () => {
       // Hold the migration lock: the instances must queue behind it instead of racing to create types.
       await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
       starting = [1, 2, 3].map(() => startAppProcess(env));
-      // Waiters in this database only: a suite beside this one may be migrating a database of its own.
-      const waiting = async () =>
-        (
-          await db.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_locks
-              WHERE locktype = 'advisory' AND NOT granted AND objid = $1
-                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-            [MIGRATION_LOCK_KEY],
-          )
-        ).rows[0].n;
-      // An instance that fails before it queues fails the test with its output, not with a timeout.
-      await Promise.race([
-        until(async () => (await waiting()) === 3, { timeoutMs: 90_000 }),
-        Promise.all(starting).then(() => {
-          throw new Error('the instances started while the lock was held');
-        }),
-      ]);
+      await untilAllQueued(db, starting);
       const before = await db.query<{ table: string | null }>(
         `SELECT to_regclass('orders')::text AS table`,
       );

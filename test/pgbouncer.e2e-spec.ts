@@ -7,7 +7,7 @@ import type { KeyPurgeService } from '../src/database/key-purge.service';
 import { startAppProcess } from './support/app-process';
 import { PgBouncer, pgBouncerVersion } from './support/pgbouncer';
 import { TcpProxy } from './support/tcp-proxy';
-import { until } from './support/until';
+import { migrationLockWaiters, untilAllQueued } from './support/migration-lock';
 import {
   countOrders as countOrdersOf,
   createOrder,
@@ -182,24 +182,11 @@ describe('Through PgBouncer in transaction mode', () => {
       };
       const starts = [startAppProcess(env), startAppProcess(env)];
       const starting = Promise.allSettled(starts);
-      const waiting = async () =>
-        (
-          await migrating.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-          )
-        ).rows[0].n;
-      // An instance that fails before it queues fails the test with its output, not with a timeout.
-      await Promise.race([
-        until(async () => (await waiting()) === 2, { timeoutMs: 90_000 }),
-        Promise.all(starts).then(() => {
-          throw new Error('the instances started while the lock was held');
-        }),
-      ]);
+      await untilAllQueued(migrating, starts);
       // Three lock timeouts later, both still wait (before the fix, each gave up after one and
       // the instance failed to start when another migrated for longer than DB_LOCK_TIMEOUT_MS).
       await new Promise((resolve) => setTimeout(resolve, 600));
-      expect(await waiting()).toBe(2);
+      expect(await migrationLockWaiters(migrating)).toBe(2);
       await migrating.query('SELECT pg_advisory_unlock($1)', [
         MIGRATION_LOCK_KEY,
       ]);
