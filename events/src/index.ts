@@ -5,6 +5,7 @@ export type {
   OrderEventsConsumerOptions,
 } from './order-events-consumer.js';
 export type { OrderEventHandler } from './event-applier.js';
+export { isTransientDatabaseError } from './retry.js';
 export { applyInboxSchema, INBOX_SCHEMA_SQL } from './inbox-schema.js';
 export {
   InvalidEventError,

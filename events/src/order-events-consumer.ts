@@ -153,7 +153,6 @@ export class OrderEventsConsumer {
   }
 
   private async ensureConsumer(): Promise<void> {
-    const jsm = await jetstreamManager(this.connection!);
     const config = {
       durable_name: this.options.durable,
       ack_policy: AckPolicy.Explicit,
@@ -164,6 +163,9 @@ export class OrderEventsConsumer {
     };
     for (let attempt = 1; ; attempt++) {
       try {
+        // Inside the retry: the manager asks JetStream for the account's info first, which times out
+        // while the cluster has no meta leader (a node restarting).
+        const jsm = await jetstreamManager(this.connection!);
         const existing = await jsm.consumers
           .info(this.stream, this.options.durable)
           .catch(() => undefined);

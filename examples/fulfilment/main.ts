@@ -10,7 +10,11 @@
  * set, serves the consumer's counters at /metrics (Prometheus text). Run it twice to share the work;
  * SIGTERM or Ctrl-C finishes the events in hand and stops.
  */
-import { applyInboxSchema, OrderEventsConsumer } from '@orders/events';
+import {
+  applyInboxSchema,
+  isTransientDatabaseError,
+  OrderEventsConsumer,
+} from '@orders/events';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import pg from 'pg';
@@ -22,19 +26,23 @@ async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const env = process.env;
   const databaseUrl = env.FULFILMENT_DATABASE_URL ?? DEFAULT_DATABASE;
-  await createDatabaseIfMissing(databaseUrl);
+  await duringStartup('creating the database', () =>
+    createDatabaseIfMissing(databaseUrl),
+  );
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: 10,
-    connectionTimeoutMillis: 2000,
+    connectionTimeoutMillis: 5000,
   });
   // An idle connection that breaks is dropped by the pool; this only keeps the process alive.
   pool.on('error', () => undefined);
-  await applyInboxSchema(pool);
-  // One process at a time: CREATE TABLE IF NOT EXISTS races when two start together.
-  await pool.query(
-    `BEGIN; SELECT pg_advisory_xact_lock(hashtext('fulfilment schema')); ${FULFILMENT_SCHEMA_SQL}; COMMIT;`,
-  );
+  await duringStartup('applying the schema', async () => {
+    await applyInboxSchema(pool);
+    // One process at a time: CREATE TABLE IF NOT EXISTS races when two start together.
+    await pool.query(
+      `BEGIN; SELECT pg_advisory_xact_lock(hashtext('fulfilment schema')); ${FULFILMENT_SCHEMA_SQL}; COMMIT;`,
+    );
+  });
   const consumer = new OrderEventsConsumer({
     servers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
     stream: env.EVENTS_STREAM ?? 'ORDERS',
@@ -58,6 +66,37 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+}
+
+/** How long start-up waits out a database that is restarting, cut or too busy to accept at once. */
+const STARTUP_PATIENCE_MS = 60_000;
+
+/**
+ * Runs a start-up step again while the database is unreachable (no SQLSTATE: a refused, reset or
+ * timed-out connection) or says it is in trouble (connection, resource or shutdown classes), as a
+ * supervisor restarting the process would, but without losing the process; any other error, or the
+ * same trouble past STARTUP_PATIENCE_MS, stops the service with its reason.
+ */
+async function duringStartup(step: string, run: () => Promise<void>) {
+  const deadline = Date.now() + STARTUP_PATIENCE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+      if (
+        (sqlState && !isTransientDatabaseError(error)) ||
+        Date.now() > deadline
+      )
+        throw error;
+      if (attempt === 1)
+        console.warn(`fulfilment: ${step} failed, retrying: ${String(error)}`);
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)),
+      );
+    }
+  }
 }
 
 /** The consumer's counters as Prometheus text: `fulfilment_events_total{outcome="dead_lettered"}` and the rest. */

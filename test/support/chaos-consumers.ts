@@ -80,8 +80,13 @@ export class FulfilmentConsumers {
     const db = new pg.Client({ connectionString: options.databaseUrl });
     await db.connect();
     const consumers = new FulfilmentConsumers(options, droppers, postgres, db);
-    for (let i = 0; i < options.processes; i++)
-      consumers.processes.push(await consumers.startProcess(i));
+    try {
+      for (let i = 0; i < options.processes; i++)
+        consumers.processes.push(await consumers.startProcess(i));
+    } catch (error) {
+      await consumers.abort();
+      throw error;
+    }
     return consumers;
   }
 
@@ -145,6 +150,15 @@ export class FulfilmentConsumers {
       [...this.droppers, ...this.postgres].map((p) => p.close()),
     );
     await this.db.end();
+  }
+
+  /** For a run that failed half-way: kills the processes, closes the proxies; never throws. */
+  async abort(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.stop('SIGKILL')));
+    await Promise.all(
+      [...this.droppers, ...this.postgres].map((p) => p.close()),
+    ).catch(() => undefined);
+    await this.db.end().catch(() => undefined);
   }
 
   /** Read after stop(): the inbox against the stream, and each order's shipments and applied events. */

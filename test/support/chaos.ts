@@ -95,6 +95,22 @@ const INSTANCES = 3;
  * stream) to count what was made.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const held: (() => Promise<unknown>)[] = [];
+  try {
+    return await runChaosHolding(options, held);
+  } catch (error) {
+    // A run that fails half-way (a fault that could not be injected, a consumer that would not
+    // start) stops what it started, newest first, instead of leaving instances running after Jest.
+    for (const stop of held.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** runChaos, pushing onto `held` how to stop each thing it starts (its normal end stops them). */
+async function runChaosHolding(
+  options: ChaosOptions,
+  held: (() => Promise<unknown>)[],
+): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const run = `chaos-${options.seed}-${Date.now()}`;
   const random = seededRandom(options.seed);
@@ -102,23 +118,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // Its server is cut and flushed by the run; the client reconnects, and an error is no crash.
   redis.on('error', () => undefined);
   await redis.connect();
+  held.push(() => redis.quit());
   await redis.flushDb();
   const db = new pg.Client({ connectionString: options.databaseUrl });
   await db.connect();
+  held.push(() => db.end());
   const redisProxy = await TcpProxy.start(options.redisUrl);
+  held.push(() => redisProxy.close());
   const postgres = await Promise.all(
     Array.from({ length: INSTANCES }, () =>
       TcpProxy.start(options.databaseUrl),
     ),
   );
+  held.push(() => Promise.all(postgres.map((p) => p.close())));
   const { events } = options;
   // The instances reach NATS through proxies the run can cut (the nodes advertise no other address).
   const natsProxies = events
     ? await Promise.all(events.cluster.nodes.map((n) => TcpProxy.start(n.url)))
     : [];
+  held.push(() => Promise.all(natsProxies.map((p) => p.close())));
   const nats = events
     ? await connectNats({ servers: events.cluster.urls.split(',') })
     : undefined;
+  held.push(async () => nats?.close());
   const envOf = (i: number, migrate = false): Record<string, string> => ({
     DATABASE_URL: postgres[i].urlFor(options.databaseUrl),
     REDIS_URL: redisProxy.urlFor(options.redisUrl),
@@ -139,6 +161,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }),
   });
   const apps: AppProcess[] = [await startAppProcess(envOf(0, options.migrate))];
+  // The array, not its entries: a restart replaces an instance.
+  held.push(() => Promise.all(apps.map((app) => app.stop('SIGKILL'))));
   apps.push(
     ...(await Promise.all([1, 2].map((i) => startAppProcess(envOf(i))))),
   );
@@ -151,6 +175,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           random,
         })
       : undefined;
+  held.push(async () => consumers?.abort());
   const proxies = await Promise.all(
     apps.map((app) =>
       LossyHttpProxy.start(Number(new URL(app.url).port), {
@@ -160,6 +185,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }),
     ),
   );
+  held.push(() => Promise.all(proxies.map((p) => p.close())));
   const faults: string[] = [];
   const restart = async (i: number, signal: NodeJS.Signals, who: string) => {
     await apps[i].stop(signal);
@@ -279,10 +305,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     lastFaultEndedAt = Date.now();
   })();
+  // Awaited after the workload; until then a fault that fails is held, not an unhandled rejection.
+  faultsDone.catch(() => undefined);
   // Every event written before the last fault ended is on the stream soon after it.
   const drainedAfterFaults = events
     ? faultsDone.then(() => waitForDrain(db, new Date(lastFaultEndedAt)))
     : undefined;
+  drainedAfterFaults?.catch(() => undefined);
 
   const client = (c: number) =>
     new OrdersClient({
