@@ -8,7 +8,7 @@ COPY package.json package-lock.json ./
 COPY client/package.json ./client/
 COPY events/package.json ./events/
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json tsconfig.migrations.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json nest-cli.json .swcrc ./
 COPY scripts/mark-module-formats.cjs ./scripts/
 COPY client ./client
 COPY events ./events
