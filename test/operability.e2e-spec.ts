@@ -80,6 +80,28 @@ describe('JSON logs arrive while the instance runs (the production build, its st
   });
 });
 
+describe('Human-readable logs (LOG_FORMAT=pretty: pino-pretty in a worker thread)', () => {
+  it('writes the start-up line as text, from the bundled build', async () => {
+    const app = await startAppProcess({
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'pretty',
+    });
+    try {
+      // The transport's worker loads from pino's own files, which the bundle leaves in node_modules.
+      await until(
+        () =>
+          Promise.resolve(
+            /^\[[\d:.]+\] INFO: orders listening on /m.test(app.output()),
+          ),
+        { timeoutMs: 10_000 },
+      );
+      expect(app.output()).not.toMatch(/^\{"level"/m);
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 describe('No schema, no readiness (DB_MIGRATIONS_RUN=false on an empty database)', () => {
   it('answers readiness 503 and says how to fix it on the start-up line; ready once migrated', async () => {
     const scratch = await createScratchDatabase(

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { OrderChangeEntity } from '../orders/order-change.entity';
@@ -6,14 +6,21 @@ import { OrderEntity } from '../orders/order.entity';
 import { PaymentEventEntity } from '../payments/payment-event.entity';
 
 /**
- * The one TypeORM options builder, used by the app (TypeOrmModule) and the migration CLI. Migrations
- * are compiled to dist/migrations by `npm run build`; under ts-jest they load from migrations/*.ts.
+ * Where the migrations are: compiled to dist/migrations by `npm run build`, found from the bundle
+ * (dist/main.js, scripts/bundle.cjs) or from this file unbundled (dist/database/, the migration CLI);
+ * under ts-jest, migrations/*.ts.
  */
+function migrationsGlob(): string {
+  if (!__filename.endsWith('.js'))
+    return join(__dirname, '..', '..', 'migrations', '*.ts');
+  const dist =
+    basename(__filename) === 'main.js' ? __dirname : dirname(__dirname);
+  return join(dist, 'migrations', '*.js');
+}
+
+/** The one TypeORM options builder, used by the app (TypeOrmModule) and the migration CLI. */
 export function buildTypeOrmOptions(config: DatabaseConfig): DataSourceOptions {
-  const compiled = __filename.endsWith('.js');
-  const migrations = compiled
-    ? join(__dirname, '..', 'migrations', '*.js')
-    : join(__dirname, '..', '..', 'migrations', '*.ts');
+  const migrations = migrationsGlob();
   return {
     type: 'postgres',
     url: config.url,
