@@ -9,7 +9,7 @@ COPY client/package.json ./client/
 COPY events/package.json ./events/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json nest-cli.json .swcrc ./
-COPY scripts/mark-module-formats.cjs scripts/bundle.cjs ./scripts/
+COPY scripts/mark-module-formats.cjs scripts/bundle.ts ./scripts/
 COPY client ./client
 COPY events ./events
 COPY src ./src

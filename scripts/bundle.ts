@@ -6,9 +6,9 @@
  * these machines, 1.0 s bundled. Every new instance pays it (a scale-out, a restart after a crash),
  * and so does every process the tests start (46 in npm test). Run by npm run build, after nest build.
  *
- *   node scripts/bundle.cjs
+ *   node scripts/bundle.ts
  */
-const { buildSync } = require('esbuild');
+import { buildSync } from 'esbuild';
 
 const MAIN = 'dist/main.js';
 
