@@ -72,10 +72,10 @@ async function main(): Promise<void> {
 const STARTUP_PATIENCE_MS = 60_000;
 
 /**
- * Runs a start-up step again while the database is unreachable (no SQLSTATE: a refused, reset or
- * timed-out connection) or says it is in trouble (connection, resource or shutdown classes), as a
- * supervisor restarting the process would, but without losing the process; any other error, or the
- * same trouble past STARTUP_PATIENCE_MS, stops the service with its reason.
+ * Runs a start-up step again while the database is unreachable (not a Postgres error at all: a
+ * refused, reset or timed-out connection) or says it is in trouble (connection, resource or shutdown
+ * classes), as a supervisor restarting the process would, but without losing the process; any other
+ * error, or the same trouble past STARTUP_PATIENCE_MS, stops the service with its reason.
  */
 async function duringStartup(step: string, run: () => Promise<void>) {
   const deadline = Date.now() + STARTUP_PATIENCE_MS;
@@ -83,13 +83,9 @@ async function duringStartup(step: string, run: () => Promise<void>) {
     try {
       return await run();
     } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
-      if (
-        (sqlState && !isTransientDatabaseError(error)) ||
-        Date.now() > deadline
-      )
-        throw error;
+      const refused =
+        error instanceof pg.DatabaseError && !isTransientDatabaseError(error);
+      if (refused || Date.now() > deadline) throw error;
       if (attempt === 1)
         console.warn(`fulfilment: ${step} failed, retrying: ${String(error)}`);
       await new Promise((resolve) =>
