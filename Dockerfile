@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
-# Build stage: the same commands CI runs (npm ci, npm run build).
-FROM node:24-bookworm-slim AS build
+# What npm ci reads. The client and the events consumer are npm workspaces of the root package: npm ci needs
+# their package.json files, npm run build their sources.
+FROM node:24-bookworm-slim AS manifests
 WORKDIR /app
-# The client and the events consumer are npm workspaces of the root package: npm ci needs their package.json
-# files, npm run build their sources.
 COPY package.json package-lock.json ./
 COPY client/package.json ./client/
 COPY events/package.json ./events/
+
+# Build stage: the same commands CI runs (npm ci, npm run build).
+FROM manifests AS build
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json nest-cli.json .swcrc ./
 COPY scripts/mark-module-formats.cjs scripts/bundle.ts ./scripts/
@@ -17,13 +19,9 @@ COPY migrations ./migrations
 RUN npm run build
 
 # Production dependencies on their own: a change to the sources rebuilds only the layer above (seconds), not
-# this one, which changes only with package-lock.json. The bundle (dist/main.js) needs few of them (pino, which
+# this one, which changes only with the manifests. The bundle (dist/main.js) needs few of them (pino, which
 # it leaves out); scripts/token.js and the migration CLI need more.
-FROM node:24-bookworm-slim AS production-dependencies
-WORKDIR /app
-COPY package.json package-lock.json ./
-COPY client/package.json ./client/
-COPY events/package.json ./events/
+FROM manifests AS production-dependencies
 RUN npm ci --omit=dev
 
 # Runtime stage: production dependencies and the compiled app, run as the unprivileged node user.
