@@ -25,16 +25,36 @@ async function startNode(
 }
 
 /**
- * A free port whose cluster bus port (port + 10000) is free and valid too: an ephemeral port above
- * 55535 has no bus port, and redis-server refuses to start in cluster mode on it.
+ * Cluster nodes take ports from a range of their own, 8000-9999, so that their bus ports (port + 10000,
+ * 18000-19999) are also below the tests' per-worker slices (20000-31999) and the kernel's ephemeral
+ * range (32768 and up). A bus port in either was once taken by another worker's server or an outgoing
+ * connection between the check and redis-server's bind, and the node never started.
  */
+const CLUSTER_PORT_BASE = 8_000;
+const CLUSTER_PORT_RANGE = 2_000;
+
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (;;) {
-    const port = await freePort();
-    if (port > 55_000 || taken.has(port) || taken.has(port + 10_000)) continue;
-    if (!(await canListen(port + 10_000))) continue;
-    taken.add(port).add(port + 10_000);
+    const port =
+      CLUSTER_PORT_BASE + Math.floor(Math.random() * CLUSTER_PORT_RANGE);
+    if (taken.has(port)) continue;
+    if (!(await canListen(port)) || !(await canListen(port + 10_000))) continue;
+    taken.add(port);
     return port;
+  }
+}
+
+/** A cluster node; if something outside took its ports after the check, again on new ones. */
+async function startClusterNode(
+  args: string[],
+  taken: Set<number>,
+): Promise<RedisNode> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNode(args, await clusterPort(taken));
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
   }
 }
 
@@ -89,11 +109,9 @@ export interface RedisCluster {
  */
 export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const taken = new Set<number>();
-  const ports: number[] = [];
-  for (let i = 0; i < masters * 2; i++) ports.push(await clusterPort(taken));
   const started = await Promise.allSettled(
-    ports.map((port) =>
-      startNode(
+    Array.from({ length: masters * 2 }, () =>
+      startClusterNode(
         [
           '--cluster-enabled',
           'yes',
@@ -102,7 +120,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
           '--cluster-replica-validity-factor',
           '0',
         ],
-        port,
+        taken,
       ),
     ),
   );
