@@ -8,7 +8,7 @@ import { PaymentEventEntity } from '../payments/payment-event.entity';
 /**
  * Where the migrations are: compiled to dist/migrations by `npm run build`, found from the bundle
  * (dist/main.js, scripts/bundle.ts) or from this file unbundled (dist/database/, the migration CLI);
- * under ts-jest, migrations/*.ts.
+ * under Jest, migrations/*.ts.
  */
 function migrationsGlob(): string {
   if (!__filename.endsWith('.js'))
