@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigService, ConfigType } from '@nestjs/config';
 import { DataSource } from 'typeorm';
 import { REDIS_COMMANDER } from './redis/redis.module';
@@ -36,7 +37,8 @@ async function bootstrap(): Promise<void> {
   app.useLogger(new BootQuietLogger(app.get(Logger)));
   await configureApp(app);
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
-  closeOnSignals(app, config);
+  let started!: () => void;
+  closeOnSignals(app, config, new Promise<void>((done) => (started = done)));
   await app.listen(config.port, config.host).catch((error: unknown) => {
     throw portProblem(error, 'PORT', config.port);
   });
@@ -49,7 +51,11 @@ async function bootstrap(): Promise<void> {
           .catch((error: unknown) => {
             throw portProblem(error, 'ADMIN_PORT', config.adminPort);
           });
+  // The shutdown test's window: a signal between listening and the end of start-up.
+  if (config.testFault.kind === 'delay-after-listen')
+    await sleep(config.testFault.ms);
   await logStartup(app, adminUrl);
+  started();
 }
 
 /** One line once up: where it listens, the docs, the schema's migrations, and whether Redis answered. */
@@ -105,22 +111,36 @@ async function logStartup(
  * SIGTERM/SIGINT: readiness turns 503 for SHUTDOWN_GRACE_MS, then the server stops accepting, requests
  * in flight finish, and the Postgres pool and Redis close (Nest's shutdown hooks). The process then
  * exits 0 because nothing is left open; if something hangs past the timeout it exits 1 instead.
+ * A signal during start-up closes once start-up is done: a step still under way (the admin server's
+ * listen, the start-up line's probe) would otherwise open what the hooks had already closed, and keep
+ * the process alive (seen once, on a loaded machine).
  */
 function closeOnSignals(
   app: NestFastifyApplication,
   config: ConfigType<typeof appConfig>,
+  started: Promise<void>,
 ): void {
   const close = (signal: NodeJS.Signals) => {
     console.log(`orders: ${signal} received, shutting down`);
     process.removeListener('SIGTERM', close).removeListener('SIGINT', close);
     setTimeout(() => {
-      console.error('orders: shutdown timed out, exiting');
+      // What kept the process alive names the hook or connection that did not close.
+      const open = process.getActiveResourcesInfo().join(', ');
+      console.error(
+        `orders: shutdown timed out, exiting; still open: ${open || 'nothing'}`,
+      );
       process.exit(1);
     }, config.shutdownGraceMs + config.shutdownTimeoutMs).unref();
-    app.close().catch((error: unknown) => {
-      console.error('orders: shutdown failed:', error);
-      process.exit(1);
-    });
+    const from = Date.now();
+    void started
+      .then(() => app.close())
+      .then(() =>
+        console.log(`orders: closed in ${Date.now() - from} ms, exiting`),
+      )
+      .catch((error: unknown) => {
+        console.error('orders: shutdown failed:', error);
+        process.exit(1);
+      });
   };
   process.once('SIGTERM', close).once('SIGINT', close);
 }

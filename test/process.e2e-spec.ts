@@ -195,6 +195,24 @@ describe('graceful shutdown (SIGTERM)', () => {
     expect(await app.exited).toEqual({ code: 0, signal: null });
     expect(app.output()).not.toMatch(/shutdown (timed out|failed)/);
   });
+
+  it('a signal during start-up: finishes starting, then shuts down and exits 0 (nothing opened after the hooks closed it)', async () => {
+    // Listening, then 1.5 s before the start-up line (whose readiness probe opens a connection).
+    const app = await startAppProcess({
+      ORDERS_TEST_FAULT: 'delay-after-listen:1500',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
+    // A readiness check beside the start-up line's probe: two probes at once leaked a client once.
+    const ready = getOnNewConnection(`${app.url}/health/ready`);
+    app.child.kill('SIGTERM');
+    await ready.catch(() => undefined);
+
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.output()).toMatch(/orders listening on/);
+    expect(app.output()).not.toMatch(
+      /shutdown (timed out|failed)|failed to start/,
+    );
+  });
 });
 
 describe('structured request logs (LOG_LEVEL=info)', () => {

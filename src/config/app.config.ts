@@ -96,7 +96,8 @@ export type TestFault =
   | { kind: 'none' }
   | { kind: 'crash-after-insert' }
   | { kind: 'crash-after-publish' }
-  | { kind: 'delay-before-insert'; ms: number };
+  | { kind: 'delay-before-insert'; ms: number }
+  | { kind: 'delay-after-listen'; ms: number };
 
 /**
  * ORDERS_TEST_FAULT exists only for the crash and shutdown tests; a production process refuses to
@@ -112,11 +113,17 @@ function readTestFault(): TestFault {
     );
   if (value === 'crash-after-insert' || value === 'crash-after-publish')
     return { kind: value };
-  const delay = /^delay-before-insert:(\d{1,5})$/.exec(value);
-  if (delay) return { kind: 'delay-before-insert', ms: Number(delay[1]) };
+  const delay = /^(delay-before-insert|delay-after-listen):(\d{1,5})$/.exec(
+    value,
+  );
+  if (delay)
+    return {
+      kind: delay[1] as 'delay-before-insert' | 'delay-after-listen',
+      ms: Number(delay[2]),
+    };
   throw new InvalidEnvironmentError(
     'ORDERS_TEST_FAULT',
-    `"${value}" is not crash-after-insert, crash-after-publish or delay-before-insert:<ms>`,
+    `"${value}" is not crash-after-insert, crash-after-publish, delay-before-insert:<ms> or delay-after-listen:<ms>`,
   );
 }
 

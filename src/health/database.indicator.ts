@@ -26,6 +26,7 @@ export class DatabaseIndicator implements OnApplicationShutdown {
   private last: { at: number; error?: string } | undefined;
   private probing: Promise<string | undefined> | undefined;
   private schemaComplete = false;
+  private closed = false;
 
   constructor(
     private readonly indicators: HealthIndicatorService,
@@ -38,7 +39,7 @@ export class DatabaseIndicator implements OnApplicationShutdown {
 
   /** Why the schema cannot serve this build (probing now), or undefined when it can. */
   async schemaProblem(): Promise<string | undefined> {
-    const error = await this.probe();
+    const error = await this.probeShared();
     return error?.startsWith('schema') ? error : undefined;
   }
 
@@ -49,12 +50,24 @@ export class DatabaseIndicator implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    // A probe under way would otherwise set a client after this ended it.
+    await this.probing;
     await this.client?.end().catch(() => undefined);
+    this.client = undefined;
   }
 
   private async probeCached(): Promise<string | undefined> {
     if (this.last && Date.now() - this.last.at < this.app.healthCacheMs)
       return this.last.error;
+    return this.probeShared();
+  }
+
+  /**
+   * One probe at a time: two at once (the start-up line's and a health check's, on a loaded machine)
+   * each connected a client, and the one overwritten was never ended.
+   */
+  private probeShared(): Promise<string | undefined> {
     this.probing ??= this.probe().finally(() => (this.probing = undefined));
     return this.probing;
   }
@@ -63,6 +76,7 @@ export class DatabaseIndicator implements OnApplicationShutdown {
   private async probe(): Promise<string | undefined> {
     let error: string | undefined;
     try {
+      if (this.closed) throw new Error('shutting down');
       this.client ??= await this.connect();
       if (this.schemaComplete) await this.client.query('SELECT 1');
       else error = await this.checkSchema(this.client);
