@@ -4,8 +4,8 @@
  * What order events cost, in one run on one machine. The production build (dist/main.js, with the V8
  * flags of `npm run start:prod`) on a fresh database each time, a nats-server with JetStream of the
  * run's own, autocannon creating orders:
- * 1. creates/s with events off and on, alternating `--rounds` times (off, on, off, on): the ratio
- *    of the means;
+ * 1. creates/s with events off, with the outbox rows written but NATS unreachable (rows), and on,
+ *    alternating `--rounds` times (off, rows, on, off, rows, on): the ratios of the means;
  * 2. publish lag at half the maximum create rate (with events on), for 2 x `--duration` s: per
  *    event, from its transaction (its `time`, the change's now(), before the commit) to the stream
  *    storing it (the message's stream timestamp, just before the acknowledgement is sent);
@@ -23,6 +23,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
+  freePort,
   measuredAppEnv,
   productionNodeFlags,
   startAppProcess,
@@ -290,11 +291,20 @@ async function main(): Promise<void> {
   const rows: [string, string][] = [];
   const targets: [string, boolean][] = [];
   try {
-    // 1. Events off against on, alternating, each on a fresh database after a 2 s warm-up.
-    const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
+    // 1. Events off against on, alternating, each on a fresh database after a 2 s warm-up. A third
+    // mode, rows, has events on with NATS unreachable (a port nothing listens on): the outbox rows
+    // are written and nothing is relayed, which splits the cost between the write and the relay.
+    const closedNats = `nats://127.0.0.1:${await freePort()}`;
+    const rates: Record<'off' | 'rows' | 'on', number[]> = {
+      off: [],
+      rows: [],
+      on: [],
+    };
     for (let round = 1; round <= rounds; round++)
-      for (const mode of ['off', 'on'] as const) {
-        const it = await instance(mode === 'on' ? nats.url : undefined);
+      for (const mode of ['off', 'rows', 'on'] as const) {
+        const it = await instance(
+          { off: undefined, rows: closedNats, on: nats.url }[mode],
+        );
         try {
           await creates(it.app.url, 2);
           const [result, cpu] = await cpuDuring(() =>
@@ -324,9 +334,14 @@ async function main(): Promise<void> {
         rates.off.map(Math.round).join(', '),
       ],
       [
+        'creates/s, outbox rows written, NATS unreachable (each round)',
+        rates.rows.map(Math.round).join(', '),
+      ],
+      [
         'creates/s, events on (each round)',
         rates.on.map(Math.round).join(', '),
       ],
+      ['rows only / off (means)', (mean(rates.rows) / off).toFixed(3)],
       ['on / off (means)', (on / off).toFixed(3)],
     );
     targets.push(['creates/s with events on >= 0.9 x off', on / off >= 0.9]);
