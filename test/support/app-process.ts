@@ -128,6 +128,10 @@ async function startOnce(
       ADMIN_PORT: String(adminPort),
       DATABASE_URL: process.env.DATABASE_URL,
       DB_MIGRATIONS_RUN: 'false',
+      // A new Postgres connection on a starved machine (the flake hunt's, a core hogged beside the
+      // chaos run) took over the 3 s default, and an instance failed its start-up. Tests that prove
+      // the timeout, or cut Postgres, set their own.
+      DB_CONNECT_TIMEOUT_MS: '15000',
       REDIS_URL: process.env.REDIS_URL,
       JWT_SECRET: process.env.JWT_SECRET,
       THROTTLE_LIMIT: process.env.THROTTLE_LIMIT,
