@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { TcpProxy } from './support/tcp-proxy';
 import { until } from './support/until';
 import { createTestApp, send, TestApp } from './support/test-app';
+import { DatabaseIndicator } from '../src/health/database.indicator';
 
 describe('Health and API docs', () => {
   let t: TestApp;
@@ -84,6 +85,32 @@ describe('Health and API docs', () => {
     postgres.restore();
     const back = await send(t.url, 'GET', '/health');
     expect(back.status).toBe(200);
+  });
+
+  it('probes Postgres one at a time: checks and the start-up line asking at once share one new connection', async () => {
+    const indicator = t.app.get(DatabaseIndicator);
+    // Break the probe's connection, so that the next probe connects anew.
+    postgres.cut();
+    expect(await indicator.schemaProblem()).toBeUndefined();
+    expect((await send(t.url, 'GET', '/health')).status).toBe(503);
+    postgres.restore();
+    const connect = jest.spyOn(
+      indicator as unknown as { connect(): Promise<unknown> },
+      'connect',
+    );
+    try {
+      const answers = await Promise.all([
+        indicator.schemaProblem(),
+        indicator.check('database'),
+        indicator.check('database'),
+      ]);
+      expect(answers[0]).toBeUndefined();
+      expect(answers[1]).toEqual({ database: { status: 'up' } });
+      // Two probes at once each connected, and the client overwritten was never ended.
+      expect(connect).toHaveBeenCalledTimes(1);
+    } finally {
+      connect.mockRestore();
+    }
   });
 
   it('GET /docs serves Swagger UI', async () => {
