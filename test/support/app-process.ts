@@ -74,7 +74,8 @@ const PORT_SLICE = 3_000;
 const portSlice = Number(process.env.JEST_WORKER_ID ?? 0) % 4;
 let nextPort = Math.floor(Math.random() * PORT_SLICE);
 
-function bindable(port: number): Promise<boolean> {
+/** Whether a server can listen on `port` of 127.0.0.1 now. */
+export function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
-import { createServer } from 'node:net';
-import { freePort } from './app-process';
+import { bindable, freePort } from './app-process';
 import { startRedisServer, type RedisServer } from './redis-server';
 
 const run = promisify(execFile);
@@ -38,9 +37,10 @@ async function clusterPort(taken: Set<number>): Promise<number> {
     const port =
       CLUSTER_PORT_BASE + Math.floor(Math.random() * CLUSTER_PORT_RANGE);
     if (taken.has(port)) continue;
-    if (!(await canListen(port)) || !(await canListen(port + 10_000))) continue;
+    // Reserved before the checks: the nodes pick their ports concurrently.
     taken.add(port);
-    return port;
+    if ((await bindable(port)) && (await bindable(port + 10_000))) return port;
+    taken.delete(port);
   }
 }
 
@@ -56,14 +56,6 @@ async function startClusterNode(
       if (attempt === 3) throw error;
     }
   }
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /** Sends one command to one node (a fresh connection: the node may be on its way down). */
