@@ -1,5 +1,7 @@
 import { createClient } from 'redis';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { AppProcess, startAppProcess } from './support/app-process';
@@ -287,5 +289,37 @@ describe('structured request logs (LOG_LEVEL=info)', () => {
     expect(app.output()).not.toContain(token);
     expect(app.output()).not.toContain('secret-cursor');
     expect(app.output()).not.toContain('leave at the door'); // the body's note
+  });
+});
+
+describe('the production build', () => {
+  it('loads each package it bundles once, from the bundle: none a second time from node_modules', async () => {
+    // Every package esbuild put in dist/main.js names its files there ("// node_modules/<package>/...").
+    const bundled = new Set(
+      [
+        ...readFileSync(join('dist', 'main.js'), 'utf8').matchAll(
+          /^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm,
+        ),
+      ].map((match) => match[1]),
+    );
+    const app = await startAppProcess(
+      {},
+      {
+        nodeFlags: [
+          '--require',
+          join(__dirname, 'support', 'report-loaded-packages.cjs'),
+        ],
+      },
+    );
+    expect(await app.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    const report = /loaded from node_modules: (\[.*\])/.exec(app.output());
+    const loaded = JSON.parse(report![1]) as string[];
+
+    expect(bundled).toContain('typeorm');
+    expect(bundled).toContain('pg');
+    // TypeORM came a second time through @nestjs/typeorm's createRequire, and pg through TypeORM's.
+    expect(loaded.filter((name) => bundled.has(name))).toEqual([]);
+    // What the bundle leaves out on purpose (scripts/bundle.ts) is still found where it is.
+    expect(loaded).toContain('pino');
   });
 });

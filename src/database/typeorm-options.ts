@@ -1,4 +1,5 @@
 import { basename, dirname, join } from 'node:path';
+import pg from 'pg';
 import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { OrderChangeEntity } from '../orders/order-change.entity';
@@ -23,6 +24,9 @@ export function buildTypeOrmOptions(config: DatabaseConfig): DataSourceOptions {
   const migrations = migrationsGlob();
   return {
     type: 'postgres',
+    // The app's own pg: left to itself, TypeORM loads it by name at run time, which the bundle cannot
+    // see (scripts/bundle.ts), so a second copy came from node_modules.
+    driver: pg,
     url: config.url,
     entities: [OrderEntity, OrderChangeEntity, PaymentEventEntity],
     migrations: [migrations],
