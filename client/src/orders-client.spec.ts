@@ -196,6 +196,8 @@ describe('OrdersClient retry policy (each row of client/README.md)', () => {
   });
 
   it.each([
+    // The request reached the service too slowly to be read (a slow or overloaded network): nothing was done.
+    [408, 'REQUEST_TIMEOUT', 'timeout'],
     [429, 'TOO_MANY_REQUESTS', 'rate_limited'],
     [502, 'BAD_GATEWAY', 'unavailable'],
     [503, 'SERVICE_UNAVAILABLE', 'unavailable'],

@@ -8,7 +8,8 @@ export type RetryReason =
 const UNAVAILABLE = new Set([502, 503, 504]);
 
 /**
- * The retry table (client/README.md): network failures and timeouts, 409
+ * The retry table (client/README.md): network failures and timeouts (the client's own, and a 408: the
+ * request reached the service too slowly to be read, so nothing was done), 409
  * `IDEMPOTENCY_REQUEST_IN_PROGRESS`, 429, 502, 503 and 504 are retried; every other answer is final,
  * including 422 `IDEMPOTENCY_KEY_REUSED` (a bug in the caller) and 500 (the service cannot say it
  * will work next time).
@@ -18,6 +19,7 @@ export function retryReasonOf(
 ): RetryReason | undefined {
   if (failure instanceof OrdersNetworkError)
     return failure.timedOut ? 'timeout' : 'network';
+  if (failure.status === 408) return 'timeout';
   if (failure.status === 409)
     return failure.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
       ? 'in_progress'
@@ -28,6 +30,7 @@ export function retryReasonOf(
 
 export function isRetryableStatus(status: number, code: string): boolean {
   return (
+    status === 408 ||
     (status === 409 && code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS') ||
     status === 429 ||
     UNAVAILABLE.has(status)

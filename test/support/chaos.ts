@@ -377,7 +377,12 @@ async function runChaosHolding(
           throw new Error(`webhook outcome ${outcome}, not ${expected}`);
         return;
       }
-      if (answer && answer.status < 500 && ![409, 429].includes(answer.status))
+      // A provider retries every answer but a 2xx; these are the ones a correct delivery can get.
+      if (
+        answer &&
+        answer.status < 500 &&
+        ![408, 409, 429].includes(answer.status)
+      )
         throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
       await sleep(Math.min(1000, 25 * 2 ** Math.min(attempt, 6)));
     }
