@@ -12,11 +12,6 @@
  * app image is built from the real Dockerfile. Podman runs no health checks on its own without
  * systemd, so this script runs them (`podman healthcheck run`), as Docker's engine would.
  * Every step's failure names the step; the run is bounded (a step has minutes at most) and cleans up.
- *
- *   npm run test:compose -- --images    # only builds the images (stand-ins and the app's), then stops
- *
- * CI builds the images first, on a machine otherwise quiet (4 min cold, seconds when current), then runs
- * the rest beside npm test, where it mostly waits on containers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -186,7 +181,6 @@ interface Context {
 
 const context: Partial<Context> = {};
 
-const APP_IMAGE = 'app image from the real Dockerfile';
 const steps: [string, () => Promise<string | void>][] = [
   [
     'the README names the commands this test runs',
@@ -205,7 +199,7 @@ const steps: [string, () => Promise<string | void>][] = [
     },
   ],
   [
-    APP_IMAGE,
+    'app image from the real Dockerfile',
     () => {
       // Podman's build containers reach the npm registry through the host's network only.
       run(
@@ -476,10 +470,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   let failed = false;
   try {
-    const chosen = process.argv.includes('--images')
-      ? steps.slice(0, steps.findIndex(([name]) => name === APP_IMAGE) + 1)
-      : steps;
-    for (const [name, step] of chosen) {
+    for (const [name, step] of steps) {
       const started = Date.now();
       try {
         const detail = await step();
