@@ -24,14 +24,13 @@ async function startNode(
 }
 
 /**
- * Cluster nodes take ports from a range of their own, 8100-9999, so that their bus ports (port + 10000,
- * 18100-19999) are also below the tests' per-worker slices (20000-31999) and the kernel's ephemeral
+ * Cluster nodes take ports from a range of their own, 8000-9999, so that their bus ports (port + 10000,
+ * 18000-19999) are also below the tests' per-worker slices (20000-31999) and the kernel's ephemeral
  * range (32768 and up). A bus port in either was once taken by another worker's server or an outgoing
- * connection between the check and redis-server's bind, and the node never started. The range starts
- * above 8080, which the compose stack publishes while CI runs its smoke test beside npm test.
+ * connection between the check and redis-server's bind, and the node never started.
  */
-const CLUSTER_PORT_BASE = 8_100;
-const CLUSTER_PORT_RANGE = 1_900;
+const CLUSTER_PORT_BASE = 8_000;
+const CLUSTER_PORT_RANGE = 2_000;
 
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (;;) {
