@@ -19,22 +19,25 @@ export function retryReasonOf(
 ): RetryReason | undefined {
   if (failure instanceof OrdersNetworkError)
     return failure.timedOut ? 'timeout' : 'network';
-  if (failure.status === 408) return 'timeout';
-  if (failure.status === 409)
-    return failure.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
+  return statusRetryReason(failure.status, failure.code);
+}
+
+/** Why an answer with this status and error code is retried; undefined when it is final. */
+function statusRetryReason(
+  status: number,
+  code: string,
+): RetryReason | undefined {
+  if (status === 408) return 'timeout';
+  if (status === 409)
+    return code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
       ? 'in_progress'
       : undefined;
-  if (failure.status === 429) return 'rate_limited';
-  return UNAVAILABLE.has(failure.status) ? 'unavailable' : undefined;
+  if (status === 429) return 'rate_limited';
+  return UNAVAILABLE.has(status) ? 'unavailable' : undefined;
 }
 
 export function isRetryableStatus(status: number, code: string): boolean {
-  return (
-    status === 408 ||
-    (status === 409 && code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS') ||
-    status === 429 ||
-    UNAVAILABLE.has(status)
-  );
+  return statusRetryReason(status, code) !== undefined;
 }
 
 /**
