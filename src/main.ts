@@ -8,6 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { NatsBroker } from './nats/nats-broker';
 import { DatabaseIndicator } from './health/database.indicator';
 import { AdminServer } from './observability/admin-server';
 import { BootQuietLogger } from './observability/boot-quiet.logger';
@@ -88,10 +89,14 @@ async function logStartup(
       ? `payment webhooks on (${secrets} secret${secrets > 1 ? 's' : ''})`
       : 'payment webhooks off (PAYMENT_WEBHOOK_SECRETS unset: they answer 503)';
   const events = app.get<ConfigType<typeof eventsConfig>>(eventsConfig.KEY);
+  const natsAnswers =
+    events.natsServers.length > 0 && (await app.get(NatsBroker).answers());
   const eventsState =
-    events.natsServers.length > 0
-      ? `events on (stream ${events.stream} at ${events.natsServers.join(',')})`
-      : 'events off (NATS_URL unset)';
+    events.natsServers.length === 0
+      ? 'events off (NATS_URL empty)'
+      : natsAnswers
+        ? `events on (stream ${events.stream} at ${events.natsServers.join(',')})`
+        : `events on, NATS at ${events.natsServers.join(',')} not answering (NATS_URL): events wait in the outbox`;
   const docs = app.get<ConfigType<typeof appConfig>>(appConfig.KEY).docsEnabled
     ? `docs ${url}/docs`
     : 'docs off';

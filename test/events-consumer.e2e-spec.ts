@@ -1,33 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import {
-  jetstream,
-  jetstreamManager,
-  type JetStreamClient,
-} from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import {
-  applyInboxSchema,
-  type ConsumerLogger,
-  type OrderEvent,
-  OrderEventsConsumer,
-  type OrderEventsConsumerOptions,
-} from '@orders/events';
+import { type OrderEvent } from '@orders/events';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  FULFILMENT_SCHEMA_SQL,
-  fulfil,
-} from '../examples/fulfilment/fulfilment';
+import { fulfil } from '../examples/fulfilment/fulfilment';
 import { freePort } from './support/app-process';
+import { consumerWorld, useConsumerSuite } from './support/consumer-world';
 import { startConsumerProcess } from './support/consumer-process';
-import { startNatsServer, type NatsServer } from './support/nats-server';
-import { orderEvent, publishEvent } from './support/order-event-fixtures';
-import {
-  createScratchDatabase,
-  type ScratchDatabase,
-} from './support/scratch-database';
+import { orderEvent } from './support/order-event-fixtures';
 import { TcpProxy } from './support/tcp-proxy';
-import { ADMIN_DATABASE_URL } from './support/test-env';
 import { until } from './support/until';
 
 /**
@@ -37,77 +17,16 @@ import { until } from './support/until';
  * drives the real service); each test has a stream, subjects and a durable name of its own.
  */
 describe('@orders/events: consuming order events exactly once', () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let database: ScratchDatabase;
-  let pool: pg.Pool;
-  const consumers: OrderEventsConsumer[] = [];
+  const suite = useConsumerSuite('consumer');
+  const { consumers } = suite;
 
-  beforeAll(async () => {
-    [nats, database] = await Promise.all([
-      startNatsServer(),
-      createScratchDatabase(ADMIN_DATABASE_URL, 'orders_test_consumer'),
-    ]);
-    nc = await connect({ servers: nats.url });
-    js = jetstream(nc);
-    pool = new pg.Pool({ connectionString: database.url, max: 20 });
-    await applyInboxSchema(pool);
-    await pool.query(FULFILMENT_SCHEMA_SQL);
-  });
-
-  afterEach(async () => {
-    await Promise.all(consumers.splice(0).map((c) => c.stop()));
-  });
-
-  afterAll(async () => {
-    await pool?.end();
-    await nc?.close();
-    await Promise.all([nats?.stop(), database?.drop()]);
-  });
-
-  let streams = 0;
-  /** A stream of the test's own (`<prefix>.>`), and what a consumer on it needs. */
-  async function world() {
-    const prefix = `t${++streams}`;
-    const stream = `CONSUMER_TEST_${streams}`;
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
-    const logged: string[] = [];
-    const logger: ConsumerLogger = {
-      log: () => undefined,
-      warn: (line) => logged.push(line),
-      error: (line) => logged.push(line),
-    };
-    const start = async (
-      options: Partial<OrderEventsConsumerOptions> = {},
-    ): Promise<OrderEventsConsumer> => {
-      const consumer = new OrderEventsConsumer({
-        connection: nc,
-        stream,
-        durable: `durable-${prefix}`,
-        filterSubject: `${prefix}.>`,
-        pool,
-        handler: fulfil,
-        logger,
-        ...options,
-      });
-      consumers.push(consumer);
-      await consumer.start();
-      return consumer;
-    };
-    const publish = (
-      body: Parameters<typeof publishEvent>[2],
-      msgId?: string,
-    ) => publishEvent(js, prefix, body, msgId);
-    return { prefix, durable: `durable-${prefix}`, start, publish, logged };
-  }
+  const world = () => consumerWorld(suite, 'consumer');
 
   const count = async (sql: string, params: unknown[]): Promise<number> =>
-    Number((await pool.query<{ n: string }>(sql, params)).rows[0].n);
+    Number((await suite.pool.query<{ n: string }>(sql, params)).rows[0].n);
   const logOf = async (orderId: string) =>
     (
-      await pool.query<{ sequence: number }>(
+      await suite.pool.query<{ sequence: number }>(
         'SELECT sequence FROM fulfilment_log WHERE order_id = $1 ORDER BY position',
         [orderId],
       )
@@ -203,7 +122,7 @@ describe('@orders/events: consuming order events exactly once', () => {
     expect(await logOf(flaky)).toEqual([1, 2]);
     // The dead-lettered event is passed over: the order's next event is applied after it.
     expect(await logOf(poison)).toEqual([2]);
-    const { rows } = await pool.query(
+    const { rows } = await suite.pool.query(
       'SELECT order_id, sequence, deliveries, error FROM order_events_dead_letters WHERE consumer = $1',
       [durable],
     );
@@ -243,7 +162,10 @@ describe('@orders/events: consuming order events exactly once', () => {
       () =>
         consumer.stats().applied === 1 && consumer.stats().deadLettered === 3,
     );
-    const { rows } = await pool.query<{ error: string; deliveries: number }>(
+    const { rows } = await suite.pool.query<{
+      error: string;
+      deliveries: number;
+    }>(
       'SELECT error, deliveries FROM order_events_dead_letters WHERE consumer = $1 ORDER BY stream_sequence',
       [durable],
     );
@@ -266,12 +188,14 @@ describe('@orders/events: consuming order events exactly once', () => {
       timeoutMs: 10_000,
     });
     expect(consumer.stats().early).toBeGreaterThan(0);
-    const { rows } = await pool.query(
+    const { rows } = await suite.pool.query(
       'SELECT error FROM order_events_dead_letters WHERE consumer = $1',
       [durable],
     );
     expect(rows).toEqual([
-      { error: `sequence 1 of order ${orderId} never arrived` },
+      {
+        error: `sequence 1 of order ${orderId} is not on the stream before this event (waited for it)`,
+      },
     ]);
   });
 
@@ -314,9 +238,9 @@ describe('@orders/events: consuming order events exactly once', () => {
 
   it('waits out its database: nothing is lost, counted as a failure or dead-lettered', async () => {
     const { start, publish } = await world();
-    const proxy = await TcpProxy.start(database.url);
+    const proxy = await TcpProxy.start(suite.database.url);
     const cutPool = new pg.Pool({
-      connectionString: proxy.urlFor(database.url),
+      connectionString: proxy.urlFor(suite.database.url),
       max: 4,
       connectionTimeoutMillis: 500,
     });
@@ -346,17 +270,18 @@ describe('@orders/events: consuming order events exactly once', () => {
   });
 
   it('runs as a service: examples/fulfilment ships, counts a dead letter in its metrics and log, stops on SIGTERM', async () => {
-    const { prefix, publish } = await world();
+    const { prefix, stream, publish } = await world();
     const metricsPort = await freePort();
     const orderId = randomUUID();
     await publish(orderEvent(orderId, 1, 'created'));
     await publish(orderEvent(orderId, 2, 'paid'));
     await publish('{"not json');
     const service = await startConsumerProcess({
-      NATS_URL: nats.url,
-      EVENTS_STREAM: `CONSUMER_TEST_${streams}`,
+      NATS_URL: suite.nats.url,
+      EVENTS_STREAM: stream,
       FULFILMENT_FILTER_SUBJECT: `${prefix}.>`,
-      FULFILMENT_DATABASE_URL: database.url,
+      FULFILMENT_SUBJECT_PREFIX: `${prefix}.`,
+      FULFILMENT_DATABASE_URL: suite.database.url,
       FULFILMENT_CONSUMER: `service-${prefix}`,
       FULFILMENT_METRICS_PORT: String(metricsPort),
     });

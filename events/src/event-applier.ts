@@ -1,11 +1,12 @@
 import type { Pool, PoolClient } from 'pg';
 import { type EventKey, Inbox } from './inbox.js';
 import {
+  type EventProvenance,
   InvalidEventError,
   parseOrderEvent,
   type OrderEvent,
 } from './order-event.js';
-import { isTransientDatabaseError } from './retry.js';
+import { isDatabaseLoss, isTransientDatabaseError } from './retry.js';
 
 /** Runs the consumer's effect of one event, inside the transaction that records it in the inbox. */
 export type OrderEventHandler = (
@@ -29,13 +30,13 @@ export type Outcome =
   | { kind: 'dead-lettered'; error: string }
   /** Its order's previous event is not applied yet: `applied` is the order's position. */
   | { kind: 'early'; applied: number }
-  /** The handler threw: counted, to be delivered again. */
+  /** The handler (or the event's own SQL) failed: counted, to be delivered again. */
   | { kind: 'failed'; failures: number; error: string }
   /** The database could not be reached or failed on its own: nothing counted, try again later. */
   | { kind: 'unavailable'; error: string };
 
-/** Inside the transaction: the handler threw; its error, to count once the event is rolled back. */
-interface HandlerThrew {
+/** Inside the transaction: the event's work failed; its error, to count once it is rolled back. */
+interface EventFailed {
   kind: 'threw';
   error: unknown;
 }
@@ -55,10 +56,16 @@ export interface Reading {
   invalid?: string;
 }
 
-/** Reads a message once: the event, or why it is not one (dead-lettered in its turn, when it names its order). */
-export function readMessage(data: Uint8Array): Reading {
+/**
+ * Reads a message once: the event, or why it is not one. Only a genuine event of an unknown type
+ * keeps a key (its turn in its order); anything else that fails a check names no order.
+ */
+export function readMessage(
+  data: Uint8Array,
+  provenance?: EventProvenance,
+): Reading {
   try {
-    const event = parseOrderEvent(data);
+    const event = parseOrderEvent(data, provenance);
     const { id, subject: orderId, sequence, type } = event;
     return { event, key: { id, orderId, sequence, type } };
   } catch (error) {
@@ -81,34 +88,44 @@ const errorText = (error: unknown) =>
  * caller's part, after this returns.
  */
 export class EventApplier {
-  private readonly inbox: Inbox;
+  readonly inbox: Inbox;
 
   constructor(private readonly options: ApplierOptions) {
     this.inbox = new Inbox(options.consumer);
   }
 
   /**
-   * Applies what `reading` found in the message. `overdue`: an early event that waited long enough
-   * for its predecessor; it is dead-lettered instead.
+   * Applies what `reading` found in the message. `gapProven`: an early event whose predecessor is
+   * proven absent (it waited, and every earlier message of the stream is settled); it is
+   * dead-lettered, and its order's position stays where it is, so a forged or corrupt sequence
+   * cannot push the order past genuine events.
    */
   async apply(
     message: DeliveredMessage,
     reading: Reading,
-    overdue = false,
+    gapProven = false,
   ): Promise<Outcome> {
     const { key, event, invalid } = reading;
-    // Nothing to keep in order by: dead-lettered at once.
-    if (!key)
-      return this.transaction((client) =>
+    // Nothing to keep in order by: dead-lettered at once, touching no order and no inbox row.
+    if (!key) {
+      const stored = await this.transaction((client) =>
         this.deadLetter(client, message, undefined, invalid ?? 'unreadable'),
       );
+      if (stored.kind !== 'threw') return stored;
+      // Left to JetStream's max_deliver backstop, whose advisory the consumer dead-letters.
+      const failures = message.info.deliveryCount;
+      return { kind: 'failed', failures, error: errorText(stored.error) };
+    }
     const outcome = await this.transaction(async (client) => {
       const claim = await this.inbox.claim(client, key);
       if (claim.kind === 'duplicate') return { kind: 'duplicate' };
+      if (claim.kind === 'behind') {
+        const why = `order ${key.orderId} is already at sequence ${claim.applied}: this event for sequence ${key.sequence} came after it`;
+        return this.deadLetter(client, message, key, why);
+      }
       if (claim.kind === 'early') {
-        if (!overdue) return claim;
-        await this.inbox.advance(client, key);
-        const missing = `sequence ${claim.applied + 1} of order ${key.orderId} never arrived`;
+        if (!gapProven) return claim;
+        const missing = `sequence ${claim.applied + 1} of order ${key.orderId} is not on the stream before this event (waited for it)`;
         return this.deadLetter(client, message, key, missing);
       }
       if (invalid !== undefined || !event)
@@ -122,15 +139,15 @@ export class EventApplier {
       return { kind: 'applied' };
     });
     if (outcome.kind !== 'threw') return outcome;
-    return this.handlerFailed(message, key, outcome.error);
+    return this.eventFailed(message, key, outcome.error);
   }
 
   /**
-   * The handler threw and its event was rolled back. The database's own failure counts nothing; any
-   * other counts one (outside the event's transaction, so that the count outlives it), and the last
-   * one allowed dead-letters the event, in a transaction that claims it again.
+   * The event's work failed and was rolled back. A loss of the database counts nothing; any other
+   * failure counts one (outside the event's transaction, so that the count outlives it), and the
+   * last one allowed dead-letters the event, in a transaction that claims it again.
    */
-  private async handlerFailed(
+  private async eventFailed(
     message: DeliveredMessage,
     key: EventKey,
     error: unknown,
@@ -142,20 +159,26 @@ export class EventApplier {
       const failures = await this.inbox.countFailure(client, key.id, text);
       return { kind: 'failed', failures, error: text };
     });
+    if (counted.kind === 'threw')
+      return { kind: 'unavailable', error: errorText(counted.error) };
     if (
       counted.kind !== 'failed' ||
       counted.failures < this.options.maxDeliveries
     )
       return counted;
-    return this.transaction(async (client) => {
+    const final = await this.transaction(async (client) => {
       const claim = await this.inbox.claim(client, key);
-      if (claim.kind !== 'apply')
-        return claim.kind === 'early' ? claim : { kind: 'duplicate' };
+      if (claim.kind === 'early') return claim;
+      if (claim.kind === 'duplicate') return { kind: 'duplicate' };
       return this.deadLetter(client, message, key, text, counted.failures);
     });
+    return final.kind === 'threw'
+      ? { kind: 'unavailable', error: errorText(final.error) }
+      : final;
   }
 
-  private async deadLetter(
+  /** Stores the dead letter: the message's raw bytes, the reason, and the event it names, if any. */
+  async deadLetter(
     client: PoolClient,
     message: DeliveredMessage,
     key: EventKey | undefined,
@@ -168,18 +191,19 @@ export class EventApplier {
       event: key,
       deliveries,
       error,
-      payload: Buffer.from(message.data).toString('utf8'),
+      payload: message.data,
     });
     return { kind: 'dead-lettered', error };
   }
 
   /**
    * BEGIN, `work`, then COMMIT what is applied, dead-lettered or counted, and ROLLBACK the rest. A
-   * statement that fails (or a rollback) means the database is the trouble: nothing is counted.
+   * statement that fails because the database is lost (or a rollback) counts nothing; one that
+   * fails on the event's own data (a constraint, a value out of range) is the event's failure.
    */
-  private async transaction<T extends Outcome | HandlerThrew>(
+  async transaction<T extends Outcome | EventFailed>(
     work: (client: PoolClient) => Promise<T>,
-  ): Promise<T | Outcome> {
+  ): Promise<T | Outcome | EventFailed> {
     let client: PoolClient;
     try {
       client = await this.options.pool.connect();
@@ -200,9 +224,11 @@ export class EventApplier {
       await client.query(keep ? 'COMMIT' : 'ROLLBACK');
       return outcome;
     } catch (error) {
-      broken = true;
+      broken = isDatabaseLoss(error);
       await client.query('ROLLBACK').catch(ignore);
-      return { kind: 'unavailable', error: errorText(error) };
+      return broken
+        ? { kind: 'unavailable', error: errorText(error) }
+        : { kind: 'threw', error };
     } finally {
       client.off('error', ignore);
       client.release(broken);

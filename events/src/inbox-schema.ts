@@ -8,7 +8,8 @@ import type { Pool } from 'pg';
  * - `order_events_positions`: the last sequence applied per order, which keeps each order's events
  *   in order, and still recognises an old redelivery after its inbox row was purged.
  * - `order_events_failures`: handler failures counted per event, across restarts.
- * - `order_events_dead_letters`: what could not be applied, with the error, for a person to look at.
+ * - `order_events_dead_letters`: what could not be applied, with the error and the message's raw
+ *   bytes, for a person to look at, requeue or purge (DeadLetters).
  */
 export const INBOX_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS order_events_inbox (
@@ -42,10 +43,19 @@ CREATE TABLE IF NOT EXISTS order_events_dead_letters (
   sequence integer,
   deliveries integer NOT NULL,
   error text NOT NULL,
-  payload text NOT NULL,
+  payload bytea NOT NULL,
   dead_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (consumer, stream_sequence)
-);`;
+);
+DO $$ BEGIN
+  -- Before 0.2 the payload was text, which cannot hold every byte sequence (a NUL, invalid UTF-8).
+  IF (SELECT data_type FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = 'order_events_dead_letters'
+        AND column_name = 'payload') = 'text' THEN
+    ALTER TABLE order_events_dead_letters
+      ALTER COLUMN payload TYPE bytea USING convert_to(payload, 'UTF8');
+  END IF;
+END $$;`;
 
 /** An arbitrary constant: one process at a time creates the tables (CREATE IF NOT EXISTS races). */
 const SCHEMA_LOCK = 7_244_310_027;

@@ -21,9 +21,13 @@ const CLAIM = `WITH claimed AS (
   SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
     (SELECT sequence FROM position) AS applied`;
 
-const ADVANCE = `INSERT INTO order_events_positions (consumer, order_id, sequence)
+/** Requeue with the gap accepted: the order's position moves up to just before the event, never back. */
+const ACCEPT_GAP = `INSERT INTO order_events_positions (consumer, order_id, sequence)
   VALUES ($1, $2, $3)
-  ON CONFLICT (consumer, order_id) DO UPDATE SET sequence = EXCLUDED.sequence`;
+  ON CONFLICT (consumer, order_id) DO UPDATE SET sequence = EXCLUDED.sequence
+  WHERE order_events_positions.sequence < EXCLUDED.sequence`;
+
+const FORGET_EVENT = `DELETE FROM order_events_inbox WHERE consumer = $1 AND event_id = $2`;
 
 const FORGET_FAILURES = `DELETE FROM order_events_failures WHERE consumer = $1 AND event_id = $2`;
 
@@ -41,8 +45,13 @@ const DEAD_LETTER = `INSERT INTO order_events_dead_letters
 export type Claim =
   /** Its turn: the order's position is moved to it, in this transaction. */
   | { kind: 'apply' }
-  /** Applied before: its id is in the inbox, or its order is past its sequence. */
+  /** Applied (or dead-lettered) before: its id is in the inbox. */
   | { kind: 'duplicate' }
+  /**
+   * A new id at a sequence its order is already past: not applied, and so dead-lettered with the
+   * reason (an old redelivery whose inbox row was purged lands here too).
+   */
+  | { kind: 'behind'; applied: number }
   /** Its predecessor in the order is not applied yet. */
   | { kind: 'early'; applied: number };
 
@@ -59,7 +68,8 @@ export interface DeadLetter {
   event?: Partial<EventKey>;
   deliveries: number;
   error: string;
-  payload: string;
+  /** The message's bytes as they arrived, whatever they are. */
+  payload: Uint8Array;
 }
 
 /** The inbox's statements for one consumer, each on a client its caller checked out. */
@@ -79,15 +89,24 @@ export class Inbox {
       event.type,
     ]);
     const applied = rows[0].applied ?? 0;
-    if (!rows[0].claimed || event.sequence <= applied)
-      return { kind: 'duplicate' };
+    if (!rows[0].claimed) return { kind: 'duplicate' };
+    if (event.sequence <= applied) return { kind: 'behind', applied };
     if (event.sequence > applied + 1) return { kind: 'early', applied };
     return { kind: 'apply' };
   }
 
-  /** In the event's transaction: the order moves past it (an event dead-lettered out of its turn). */
-  async advance(client: PoolClient, event: EventKey): Promise<void> {
-    await client.query(ADVANCE, [this.consumer, event.orderId, event.sequence]);
+  /** Requeue, gap accepted: the order's position moves to just before `event` if it is below. */
+  async acceptGap(client: PoolClient, event: EventKey): Promise<void> {
+    await client.query(ACCEPT_GAP, [
+      this.consumer,
+      event.orderId,
+      event.sequence - 1,
+    ]);
+  }
+
+  /** Requeue: the event's id leaves the inbox, so that it can be claimed again. */
+  async forgetEvent(client: PoolClient, eventId: string): Promise<void> {
+    await client.query(FORGET_EVENT, [this.consumer, eventId]);
   }
 
   /** Counts one more handler failure for the event (outside its rolled-back transaction): the total. */
@@ -99,7 +118,7 @@ export class Inbox {
     const { rows } = await client.query<{ failures: number }>(COUNT_FAILURE, [
       this.consumer,
       eventId,
-      error,
+      storableText(error),
     ]);
     return rows[0].failures;
   }
@@ -109,13 +128,13 @@ export class Inbox {
     await client.query(DEAD_LETTER, [
       this.consumer,
       letter.streamSequence,
-      letter.subject,
+      storableText(letter.subject),
       letter.event?.id ?? null,
       letter.event?.orderId ?? null,
       letter.event?.sequence ?? null,
       letter.deliveries,
-      letter.error,
-      letter.payload,
+      storableText(letter.error),
+      Buffer.from(letter.payload),
     ]);
     if (letter.event?.id) await this.forgetFailures(client, letter.event.id);
   }
@@ -125,3 +144,7 @@ export class Inbox {
     await client.query(FORGET_FAILURES, [this.consumer, eventId]);
   }
 }
+
+/** Postgres text holds any character but NUL: an error message quoting a payload may carry one. */
+export const storableText = (text: string): string =>
+  text.replaceAll('\0', '\\0');

@@ -10,7 +10,18 @@ const event = (overrides: Record<string, unknown> = {}) => ({
   time: '2026-12-01T09:00:00.000Z',
   datacontenttype: 'application/json',
   sequence: 2,
-  data: { id: ORDER, status: 'paid' },
+  data: {
+    id: ORDER,
+    userId: 'user-1',
+    status: 'paid',
+    currency: 'USD',
+    items: [{ sku: 'ABC-1', quantity: 2, unitPriceCents: 1999 }],
+    totalCents: 3998,
+    note: null,
+    metadata: {},
+    createdAt: '2026-12-01T08:00:00.000Z',
+    paidAt: '2026-12-01T09:00:00.000Z',
+  },
   ...overrides,
 });
 const bytes = (value: unknown) =>
@@ -38,8 +49,41 @@ describe('parseOrderEvent', () => {
     [{ ...event(), source: '' }, /no source/],
     [{ ...event(), id: 'evt-1' }, /id is not a UUID/],
     [{ ...event(), subject: 'order-1' }, /subject is not an order id/],
-    [{ ...event(), sequence: 0 }, /sequence is not a positive integer/],
-    [{ ...event(), sequence: '2' }, /sequence is not a positive integer/],
+    [
+      { ...event(), sequence: 0 },
+      /sequence is not an integer in 1\.\.2147483647/,
+    ],
+    [{ ...event(), sequence: '2' }, /sequence is not an integer/],
+    [{ ...event(), sequence: 2 ** 31 }, /sequence is not an integer/],
+    [
+      { ...event(), data: { ...event().data, status: 'created' } },
+      /does not follow orders.order.paid/,
+    ],
+    [{ ...event(), data: { ...event().data, items: [] } }, /data.items/],
+    [
+      {
+        ...event(),
+        data: {
+          ...event().data,
+          items: [{ sku: 'A', quantity: 0, unitPriceCents: 1 }],
+        },
+      },
+      /data.items/,
+    ],
+    [
+      { ...event(), data: { ...event().data, totalCents: -1 } },
+      /data.totalCents/,
+    ],
+    [
+      { ...event(), data: { ...event().data, metadata: { a: 1 } } },
+      /data.metadata/,
+    ],
+    [{ ...event(), data: { ...event().data, userId: 7 } }, /data.userId/],
+    [{ ...event(), data: { ...event().data, note: 7 } }, /data.note/],
+    [
+      { ...event(), data: { ...event().data, currency: 'usd' } },
+      /data.currency/,
+    ],
   ])('refuses %j: %s', (value, message) => {
     const error = reason(value);
     expect(error).toBeInstanceOf(InvalidEventError);
@@ -52,15 +96,32 @@ describe('parseOrderEvent', () => {
     );
   });
 
-  it('says which order and sequence an unknown type or foreign data belongs to', () => {
-    for (const value of [
-      event({ type: 'orders.order.teleported' }),
-      event({ data: { id: 'someone-else' } }),
-    ])
-      expect(reason(value).known).toEqual({
-        id: event().id,
-        orderId: ORDER,
-        sequence: 2,
-      });
+  it('says which order and sequence a genuine event of an unknown type belongs to, and names nothing for anything else', () => {
+    expect(reason(event({ type: 'orders.order.refunded' })).known).toEqual({
+      id: event().id,
+      orderId: ORDER,
+      sequence: 2,
+    });
+    expect(reason(event({ data: { id: 'someone-else' } })).known).toEqual({});
+  });
+
+  it('checks provenance when asked: the configured source, and arrival on the subject that is its type', () => {
+    const read = (value: unknown, natsSubject: string) =>
+      parseOrderEvent(bytes(value), { source: '/orders', natsSubject });
+    expect(read(event(), 'orders.order.paid')).toEqual(event());
+    expect(() => read(event({ source: '/evil' }), 'orders.order.paid')).toThrow(
+      'source "/evil" is not "/orders"',
+    );
+    expect(() => read(event(), 'orders.order.created')).toThrow(
+      /arrived on subject "orders.order.created", not on its type/,
+    );
+    // An unknown type from the right source on its own subject keeps its place in its order.
+    let error: InvalidEventError | undefined;
+    try {
+      read(event({ type: 'orders.order.refunded' }), 'orders.order.refunded');
+    } catch (caught) {
+      error = caught as InvalidEventError;
+    }
+    expect(error?.known.sequence).toBe(2);
   });
 });

@@ -6,7 +6,13 @@ import {
   type ConsumerMessages,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connect,
+  nanos,
+  type ConnectionOptions,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -28,6 +34,22 @@ export interface OrderEventsConsumerOptions {
   /** A NATS connection the caller owns; or `servers`, for one the consumer opens and closes. */
   connection?: NatsConnection;
   servers?: string | string[];
+  /** Credentials for the connection it opens: see natsConnectOptions(process.env). */
+  user?: string;
+  pass?: string;
+  token?: string;
+  authenticator?: ConnectionOptions['authenticator'];
+  /**
+   * The CloudEvents `source` the orders service publishes with (its EVENTS_SOURCE). An event from
+   * any other source is dead-lettered unread. Default `/orders`.
+   */
+  source?: string;
+  /**
+   * What precedes an event's `type` in the subject it is published on: the service publishes
+   * `orders.order.paid` on `orders.order.paid`, so the default is empty. An event on any other
+   * subject is dead-lettered unread.
+   */
+  subjectPrefix?: string;
   /** The orders service's stream (its EVENTS_STREAM). Default `ORDERS`. */
   stream?: string;
   /** The durable JetStream consumer, shared by every process of the service; also the inbox's key. */
@@ -48,8 +70,19 @@ export interface OrderEventsConsumerOptions {
   ackWaitMs?: number;
   /** First delay before a failed event is delivered again (doubling, up to 30 s). Default 200 ms. */
   retryDelayMs?: number;
-  /** How long an event waits for its order's previous one before it is dead-lettered. Default 10 min. */
+  /**
+   * How long an event waits for its order's previous one, counted from when this process first
+   * held it (never from its publication: a group that starts late reads old events). It is then
+   * dead-lettered only once every earlier message of the stream is settled, which proves that the
+   * previous one is not on the stream. Default 10 min.
+   */
   maxWaitMs?: number;
+  /**
+   * JetStream's backstop: deliveries after which the server stops delivering a message. The
+   * consumer dead-letters such a message from its advisory. Default 10,000 (at the longest delay
+   * between deliveries, 30 s, days of database outage).
+   */
+  maxDeliver?: number;
   logger?: ConsumerLogger;
 }
 
@@ -65,6 +98,10 @@ export interface ConsumerStats {
 }
 
 const WARN_EVERY_MS = 5000;
+/** The ack floor is asked at most this often: a gap's proof may be a second old. */
+const ACK_FLOOR_TTL_MS = 500;
+/** Early events this process remembers first holding; the server's max_ack_pending (1000) bounds it first. */
+const FIRST_HELD_BOUND = 10_000;
 
 /**
  * Applies the orders service's events exactly once: each event's effect commits in the consumer's
@@ -103,6 +140,10 @@ export class OrderEventsConsumer {
   private warningsFolded = 0;
   /** Events in hand, by order and sequence: an order's next event waits for them here. */
   private readonly inHand = new Map<string, Promise<unknown>>();
+  /** When this process first held each early message (by stream sequence): its wait starts there. */
+  private readonly firstHeld = new Map<number, number>();
+  private ackFloor?: { streamSequence: number; readAt: number };
+  private advisories?: Subscription;
 
   constructor(private readonly options: OrderEventsConsumerOptions) {
     this.applier = new EventApplier({
@@ -130,11 +171,16 @@ export class OrderEventsConsumer {
       this.options.connection ??
       (await connect({
         servers: this.options.servers,
+        user: this.options.user,
+        pass: this.options.pass,
+        token: this.options.token,
+        authenticator: this.options.authenticator,
         name: this.options.durable,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
       }));
     await this.ensureConsumer();
+    this.watchMaxDeliveries();
     this.running = this.pull();
     this.logger.log(
       `consuming ${this.stream} (${this.options.filterSubject ?? 'orders.>'}) as ${this.options.durable}`,
@@ -144,6 +190,7 @@ export class OrderEventsConsumer {
   /** Stops pulling, finishes the events in hand (and acknowledges them), then closes what it opened. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.advisories?.unsubscribe();
     await this.messages?.close();
     await this.running;
     await this.slots.idle();
@@ -160,6 +207,7 @@ export class OrderEventsConsumer {
       filter_subject: this.options.filterSubject ?? 'orders.>',
       ack_wait: nanos(this.options.ackWaitMs ?? 30_000),
       max_ack_pending: 1000,
+      max_deliver: this.options.maxDeliver ?? 10_000,
     };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -216,16 +264,18 @@ export class OrderEventsConsumer {
   }
 
   private async handle(message: JsMsg): Promise<void> {
-    const reading = readMessage(message.data);
+    const reading = readMessage(message.data, {
+      source: this.options.source ?? '/orders',
+      natsSubject: message.subject,
+      subjectPrefix: this.options.subjectPrefix,
+    });
     const { orderId, sequence } = reading.key ?? { orderId: '', sequence: 0 };
     const mine = `${orderId}:${sequence}`;
     // The order's previous event is in this process's hands: wait for it rather than for a redelivery.
     const previous = this.inHand.get(`${orderId}:${sequence - 1}`);
     const done = (async () => {
       await previous?.catch(() => undefined);
-      const ageMs = Date.now() - message.info.timestampNanos / 1e6;
-      const overdue = ageMs > (this.options.maxWaitMs ?? 600_000);
-      let outcome = await this.applier.apply(message, reading, overdue);
+      let outcome = await this.applier.apply(message, reading);
       if (outcome.kind === 'early') this.statistics.early++;
       // Its predecessor is most likely in another process's hands, committing now: a few short
       // waits here cost less than a redelivery through the server.
@@ -236,8 +286,11 @@ export class OrderEventsConsumer {
       ) {
         if (this.stopping) break;
         await sleep(waitMs);
-        outcome = await this.applier.apply(message, reading, overdue);
+        outcome = await this.applier.apply(message, reading);
       }
+      if (outcome.kind === 'early' && (await this.gapProven(message)))
+        outcome = await this.applier.apply(message, reading, true);
+      if (outcome.kind !== 'early') this.firstHeld.delete(message.seq);
       this.settle(message, outcome);
     })();
     if (reading.key) this.inHand.set(mine, done);
@@ -251,6 +304,94 @@ export class OrderEventsConsumer {
       message.nak(1000);
     } finally {
       if (this.inHand.get(mine) === done) this.inHand.delete(mine);
+    }
+  }
+
+  /**
+   * Whether an early event's predecessor is proven absent: this process has held the event for
+   * maxWaitMs (since it first held it, whatever its age on the stream), and every message before
+   * it in the stream is settled (acknowledged: applied or dead-lettered). The relay publishes an
+   * order's events in sequence, so a predecessor on the stream is always before its successor.
+   */
+  private async gapProven(message: JsMsg): Promise<boolean> {
+    const now = Date.now();
+    let since = this.firstHeld.get(message.seq);
+    if (since === undefined) {
+      if (this.firstHeld.size >= FIRST_HELD_BOUND)
+        this.firstHeld.delete(this.firstHeld.keys().next().value!);
+      this.firstHeld.set(message.seq, (since = now));
+    }
+    if (now - since < (this.options.maxWaitMs ?? 600_000)) return false;
+    return (await this.settledBelow()) >= message.seq - 1;
+  }
+
+  /** The durable consumer's ack floor: every stream sequence up to it is acknowledged. */
+  private async settledBelow(): Promise<number> {
+    if (this.ackFloor && Date.now() - this.ackFloor.readAt < ACK_FLOOR_TTL_MS)
+      return this.ackFloor.streamSequence;
+    try {
+      const jsm = await jetstreamManager(this.connection!);
+      const info = await jsm.consumers.info(this.stream, this.options.durable);
+      this.ackFloor = {
+        streamSequence: info.ack_floor.stream_seq,
+        readAt: Date.now(),
+      };
+      return this.ackFloor.streamSequence;
+    } catch (error) {
+      this.warn(`reading the ack floor failed: ${String(error)}`);
+      return 0;
+    }
+  }
+
+  /**
+   * JetStream's max_deliver backstop: the server stops delivering a message after that many
+   * deliveries and says so in an advisory. The message is read from the stream and dead-lettered
+   * with the reason, so that it is never dropped without a record.
+   */
+  private watchMaxDeliveries(): void {
+    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.stream}.${this.options.durable}`;
+    this.advisories = this.connection!.subscribe(subject, {
+      callback: (error, advisory) => {
+        if (error) return;
+        const { stream_seq: seq, deliveries } = advisory.json<{
+          stream_seq: number;
+          deliveries: number;
+        }>();
+        void this.deadLetterUndeliverable(seq, deliveries);
+      },
+    });
+  }
+
+  private async deadLetterUndeliverable(
+    seq: number,
+    deliveries: number,
+  ): Promise<void> {
+    try {
+      const jsm = await jetstreamManager(this.connection!);
+      const stored = await jsm.streams.getMessage(this.stream, { seq });
+      if (!stored) return;
+      const message = {
+        data: stored.data,
+        subject: stored.subject,
+        seq,
+        redelivered: true,
+        info: { deliveryCount: deliveries },
+      };
+      const reason = `JetStream stopped delivering it after ${deliveries} deliveries (max_deliver)`;
+      const outcome = await this.applier.transaction((client) =>
+        this.applier.deadLetter(client, message, undefined, reason),
+      );
+      if (outcome.kind !== 'dead-lettered')
+        return this.logger.error(
+          `stream sequence ${seq} reached max_deliver and could not be dead-lettered: ${'error' in outcome ? String(outcome.error) : outcome.kind}`,
+        );
+      this.firstHeld.delete(seq);
+      this.statistics.deadLettered++;
+      this.logger.error(`dead-lettered stream sequence ${seq}: ${reason}`);
+    } catch (error) {
+      this.logger.error(
+        `stream sequence ${seq} reached max_deliver and could not be read: ${String(error)}`,
+      );
     }
   }
 
@@ -272,7 +413,7 @@ export class OrderEventsConsumer {
         );
         return message.ack();
       case 'early':
-        return message.nak(backoffMs(deliveries, 50, 2000));
+        return message.nak(backoffMs(deliveries, 50, 5000));
       case 'failed':
         this.statistics.failed++;
         this.logger.warn(
@@ -282,7 +423,7 @@ export class OrderEventsConsumer {
       case 'unavailable':
         this.statistics.unavailable++;
         this.warn(`database unavailable: ${outcome.error}`);
-        return message.nak(backoffMs(deliveries, retryBase, 5000));
+        return message.nak(backoffMs(deliveries, retryBase, 30_000));
     }
   }
 

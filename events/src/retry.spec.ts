@@ -1,4 +1,8 @@
-import { backoffMs, isTransientDatabaseError } from './retry.js';
+import {
+  backoffMs,
+  isDatabaseLoss,
+  isTransientDatabaseError,
+} from './retry.js';
 
 describe('backoffMs', () => {
   it('doubles from the base, capped, with at most a fifth taken off as jitter', () => {
@@ -25,5 +29,26 @@ describe('isTransientDatabaseError', () => {
     expect(
       isTransientDatabaseError(Object.assign(new Error('x'), { code })),
     ).toBe(transient);
+  });
+});
+
+describe('isDatabaseLoss', () => {
+  const sqlError = (code: string) =>
+    Object.assign(new Error(code), { code, severity: 'ERROR' });
+
+  it('is a lost database for socket errors, no SQLSTATE, and the transient classes', () => {
+    expect(
+      isDatabaseLoss(new Error('Connection terminated unexpectedly')),
+    ).toBe(true);
+    expect(
+      isDatabaseLoss(Object.assign(new Error('x'), { code: 'EPIPE' })),
+    ).toBe(true);
+    expect(isDatabaseLoss(sqlError('57P01'))).toBe(true);
+    expect(isDatabaseLoss(sqlError('40001'))).toBe(true);
+  });
+
+  it("is the event's own failure for data and constraint errors", () => {
+    for (const code of ['22021', '22003', '23505', '22P02', '42703'])
+      expect(isDatabaseLoss(sqlError(code))).toBe(false);
   });
 });

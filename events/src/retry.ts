@@ -29,3 +29,16 @@ export function isTransientDatabaseError(error: unknown): boolean {
     TRANSIENT_CLASSES.includes(code.slice(0, 2))
   );
 }
+
+/**
+ * Whether an error from one of the consumer's own statements means the database is lost rather
+ * than that the event's data is at fault: no SQLSTATE at all (a connection refused, reset or
+ * ended) or a transient one. A data or constraint error is the event's own failure: counted, then
+ * dead-lettered, never retried for ever.
+ */
+export function isDatabaseLoss(error: unknown): boolean {
+  // The server's errors carry a severity; a socket's (EPIPE, ECONNRESET) only a code.
+  const severity = (error as { severity?: unknown } | null)?.severity;
+  if (typeof severity !== 'string') return true;
+  return isTransientDatabaseError(error);
+}

@@ -4,7 +4,9 @@
  *
  *   npm run example:fulfilment
  *
- * Reads NATS_URL, EVENTS_STREAM (default ORDERS), FULFILMENT_DATABASE_URL (default
+ * Reads NATS_URL (unset: nats://127.0.0.1:4222; empty: refused, as events are off) with
+ * NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE, EVENTS_STREAM (default ORDERS),
+ * EVENTS_SOURCE (default /orders), FULFILMENT_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/fulfilment, created when missing) and FULFILMENT_CONSUMER
  * (the durable name, default fulfilment) from the environment or .env; FULFILMENT_METRICS_PORT, if
  * set, serves the consumer's counters at /metrics (Prometheus text). Run it twice to share the work;
@@ -13,6 +15,7 @@
 import {
   applyInboxSchema,
   isTransientDatabaseError,
+  natsConnectOptions,
   OrderEventsConsumer,
 } from '@orders/events';
 import { existsSync } from 'node:fs';
@@ -25,6 +28,15 @@ const DEFAULT_DATABASE = 'postgres://postgres@127.0.0.1:5432/fulfilment';
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const env = process.env;
+  // Unset: the machine's NATS. Set but empty: events are off in the service, so nothing to consume.
+  const nats = natsConnectOptions({
+    ...env,
+    NATS_URL: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  });
+  if (nats.servers.length === 0)
+    throw new Error(
+      'NATS_URL is empty (events off): set it to the NATS the orders service publishes to, e.g. nats://127.0.0.1:4222',
+    );
   const databaseUrl = env.FULFILMENT_DATABASE_URL ?? DEFAULT_DATABASE;
   await duringStartup('creating the database', () =>
     createDatabaseIfMissing(databaseUrl),
@@ -44,8 +56,10 @@ async function main(): Promise<void> {
     );
   });
   const consumer = new OrderEventsConsumer({
-    servers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
-    stream: env.EVENTS_STREAM ?? 'ORDERS',
+    ...nats,
+    stream: env.EVENTS_STREAM || 'ORDERS',
+    source: env.EVENTS_SOURCE || '/orders',
+    subjectPrefix: env.FULFILMENT_SUBJECT_PREFIX ?? '',
     durable: env.FULFILMENT_CONSUMER ?? 'fulfilment',
     filterSubject: env.FULFILMENT_FILTER_SUBJECT ?? 'orders.>',
     pool,
@@ -142,6 +156,8 @@ async function createDatabaseIfMissing(url: string): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`fulfilment: ${String(error)}`);
+  console.error(
+    `fulfilment: ${error instanceof Error ? error.message : String(error)}`,
+  );
   process.exit(1);
 });

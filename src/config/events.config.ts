@@ -1,5 +1,19 @@
 import { registerAs } from '@nestjs/config';
-import { invalidVariable, optionalInt, optionalString } from './env';
+import { readFileSync } from 'node:fs';
+import {
+  invalidVariable,
+  optionalBool,
+  optionalInt,
+  optionalString,
+} from './env';
+
+/**
+ * The largest event the API can produce, measured by test/events-broker.e2e-spec.ts (100 items,
+ * 50 metadata entries and a note at their limits, in the characters that take the most bytes:
+ * 111,621 bytes), rounded up. The stream's message limit (EVENTS_STREAM_MAX_MSG_BYTES) must stay
+ * above it, or such an event is parked.
+ */
+export const LARGEST_EVENT_BYTES = 128 * 1024;
 
 /**
  * Order events through the transactional outbox to NATS JetStream. An empty NATS_URL turns events
@@ -7,6 +21,8 @@ import { invalidVariable, optionalInt, optionalString } from './env';
  */
 export const eventsConfig = registerAs('events', () => ({
   natsServers: readNatsServers(),
+  /** Credentials for NATS: never logged. */
+  natsAuth: readNatsAuth(),
   /** CloudEvents `source` of every event. */
   source: optionalString('EVENTS_SOURCE', '/orders'),
   stream: readStreamName(),
@@ -23,6 +39,27 @@ export const eventsConfig = registerAs('events', () => ({
   maxAgeSeconds: optionalInt('EVENTS_STREAM_MAX_AGE_SECONDS', 7 * 86400, {
     min: 3600,
     max: 315360000,
+  }),
+  /**
+   * The stream's bounds. When it is full, the stream refuses new events (discard policy `new`, so
+   * that nothing a late consumer has not read is dropped to make room): they wait in the outbox
+   * until `max_age` frees room, and no API request notices.
+   */
+  streamMaxBytes: optionalInt('EVENTS_STREAM_MAX_BYTES', 8 * 1024 ** 3, {
+    min: 1024,
+    max: 2 ** 50,
+  }),
+  streamMaxMessageBytes: optionalInt(
+    'EVENTS_STREAM_MAX_MSG_BYTES',
+    256 * 1024,
+    { min: 1024, max: 64 * 1024 ** 2 },
+  ),
+  /** Messages cannot be deleted or the stream purged through the API (once on, JetStream keeps it on). */
+  streamDenyDeletes: optionalBool('EVENTS_STREAM_DENY_DELETE', true),
+  /** Publishes the stream refuses (too large, not permitted) before an event is parked. */
+  maxPublishAttempts: optionalInt('EVENTS_MAX_PUBLISH_ATTEMPTS', 8, {
+    min: 1,
+    max: 1000,
   }),
   /** Published outbox rows are purged after this; pending rows never are. */
   outboxRetentionSeconds: optionalInt(
@@ -43,27 +80,80 @@ export const eventsConfig = registerAs('events', () => ({
   }),
 }));
 
-/** `nats://host:port`, comma-separated; empty: events off. */
-function readNatsServers(): string[] {
-  const servers = optionalString('NATS_URL', '')
-    .split(',')
-    .map((server) => server.trim())
-    .filter(Boolean);
-  for (const server of servers) {
+function natsUrls(): URL[] {
+  const urls: URL[] = [];
+  for (const server of optionalString('NATS_URL', '').split(',')) {
+    if (!server.trim()) continue;
     let url: URL | undefined;
     try {
-      url = new URL(server);
+      url = new URL(server.trim());
     } catch {
       url = undefined;
     }
     if (!url || !['nats:', 'tls:'].includes(url.protocol) || !url.hostname)
       return invalidVariable(
         'NATS_URL',
-        `"${server}" is not a nats:// URL; expected the form nats://nats:4222[,nats://other:4222]`,
+        `"${server.trim().replace(/\/\/[^@/]*@/, '//***@')}" is not a nats:// URL; expected the form nats://nats:4222[,nats://other:4222]`,
         [],
       );
+    urls.push(url);
   }
-  return servers;
+  return urls;
+}
+
+/** `nats://host:port`, comma-separated, without userinfo (passed as credentials); empty: events off. */
+function readNatsServers(): string[] {
+  return natsUrls().map((url) => `${url.protocol}//${url.host}`);
+}
+
+export interface NatsAuth {
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** A `.creds` file's contents (JWT and NKey seed). */
+  creds?: Uint8Array;
+  /** An NKey seed (`SU...`). */
+  nkeySeed?: Uint8Array;
+}
+
+/**
+ * NATS credentials: NATS_USER/NATS_PASSWORD (or userinfo in NATS_URL, which the v3 client would
+ * ignore), NATS_TOKEN, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE. A file that cannot be read is named.
+ */
+function readNatsAuth(): NatsAuth {
+  const auth: NatsAuth = {};
+  const withUser = natsUrls().find((url) => url.username);
+  if (withUser) {
+    auth.user = decodeURIComponent(withUser.username);
+    auth.pass = decodeURIComponent(withUser.password);
+  }
+  const user = optionalString('NATS_USER', '');
+  if (user) {
+    auth.user = user;
+    auth.pass = optionalString('NATS_PASSWORD', '');
+  }
+  const token = optionalString('NATS_TOKEN', '');
+  if (token) auth.token = token;
+  const creds = optionalString('NATS_CREDS_FILE', '');
+  if (creds) auth.creds = readSecret('NATS_CREDS_FILE', creds);
+  const seed = optionalString('NATS_NKEY_SEED_FILE', '');
+  if (seed)
+    auth.nkeySeed = new TextEncoder().encode(
+      new TextDecoder().decode(readSecret('NATS_NKEY_SEED_FILE', seed)).trim(),
+    );
+  return auth;
+}
+
+function readSecret(name: string, path: string): Uint8Array | undefined {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (error) {
+    return invalidVariable(
+      name,
+      `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      undefined,
+    );
+  }
 }
 
 function readStreamName(): string {

@@ -25,7 +25,10 @@ export const CLOUD_EVENT_CONTENT_TYPE = 'application/cloudevents+json';
  * time and an integer; `source` is serialised once by the caller (`JSON.stringify`).
  */
 export function cloudEventJson(
-  row: PendingEventRow,
+  row: Pick<
+    PendingEventRow,
+    'id' | 'order_id' | 'type' | 'sequence' | 'data' | 'time'
+  >,
   sourceJson: string,
 ): string {
   return (

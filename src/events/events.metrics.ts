@@ -10,6 +10,7 @@ import { SELECT_BACKLOG } from './order-events.sql';
 export class EventsMetrics {
   private readonly publishedTotal: Counter;
   private readonly failuresTotal: Counter;
+  private readonly parkedTotal: Counter;
 
   constructor(metrics: MetricsService, @Inject(PG_POOL) pool: Pool) {
     const registers = [metrics.registry];
@@ -20,7 +21,12 @@ export class EventsMetrics {
     });
     this.failuresTotal = new Counter({
       name: 'orders_events_publish_failures_total',
-      help: 'Order event publishes the stream did not acknowledge (each stays pending and is retried)',
+      help: 'Order event publishes that did not succeed: NATS away, the stream full, or the event refused (each stays pending and is retried)',
+      registers,
+    });
+    this.parkedTotal = new Counter({
+      name: 'orders_events_parked_total',
+      help: 'Order events parked after EVENTS_MAX_PUBLISH_ATTEMPTS refused publishes (npm run events:parked)',
       registers,
     });
     // One query feeds both gauges; a scrape while the database is away shows the last values.
@@ -54,5 +60,9 @@ export class EventsMetrics {
 
   failed(count: number): void {
     if (count > 0) this.failuresTotal.inc(count);
+  }
+
+  parked(count: number): void {
+    if (count > 0) this.parkedTotal.inc(count);
   }
 }

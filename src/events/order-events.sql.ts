@@ -64,16 +64,57 @@ export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
  * dead as it passes them (the next scan skips them); the planner, seeing few pending rows, would
  * otherwise pick a bitmap scan that reads every such entry and its heap page in every round (under
  * load: dozens of rows read per event written, growing until autovacuum runs).
+ * Held events are left out, with every later event of their order: parked ones, and those waiting
+ * out a backoff after the stream refused them (one probe each of the held index, empty while the
+ * stream refuses nothing). So a batch of refused events never fills the LIMIT and blocks the rest.
  */
 export function selectPendingEvents(limit: number): string {
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`invalid batch size ${limit}`);
   return `BEGIN; SET LOCAL enable_bitmapscan = off;
   SELECT id, order_id, type, sequence, data::text AS data,
-    to_char(created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS time
-  FROM order_events WHERE published_at IS NULL ORDER BY position LIMIT ${limit};
+    to_char(created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS time,
+    publish_attempts AS attempts
+  FROM order_events e WHERE published_at IS NULL AND parked_at IS NULL
+    AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+    AND NOT EXISTS (SELECT 1 FROM order_events h WHERE h.order_id = e.order_id
+      AND h.published_at IS NULL AND h.sequence < e.sequence
+      AND (h.parked_at IS NOT NULL OR h.next_attempt_at > now()))
+  ORDER BY position LIMIT ${limit};
   COMMIT`;
 }
+
+/** How many events a round would have tried to publish (at most `$1`): NATS was away for them. */
+export const COUNT_DUE_EVENTS = `SELECT count(*)::int AS n FROM (SELECT 1 FROM order_events
+  WHERE published_at IS NULL AND parked_at IS NULL
+    AND (next_attempt_at IS NULL OR next_attempt_at <= now()) LIMIT $1) due`;
+
+/**
+ * A publish the stream refused: one more attempt counted, the next one after `$3` ms, and parked
+ * (with the reason) once `$4` attempts were refused. Returns the ids parked by this statement.
+ */
+export const COUNT_REFUSED_PUBLISHES = `UPDATE order_events e SET
+    publish_attempts = e.publish_attempts + 1,
+    next_attempt_at = now() + make_interval(secs => r.delay_ms / 1000.0),
+    last_error = r.error,
+    parked_at = CASE WHEN e.publish_attempts + 1 >= $3 THEN now() END
+  FROM unnest($1::uuid[], $2::text[], $4::int[]) AS r(id, error, delay_ms)
+  WHERE e.id = r.id AND e.published_at IS NULL
+  RETURNING e.id, e.order_id, e.sequence, e.parked_at IS NOT NULL AS parked`;
+
+/** Parked events (oldest first) with the reason, and the pending events each one holds back. */
+export const SELECT_PARKED = `SELECT e.id, e.order_id, e.sequence, e.type, e.publish_attempts,
+    e.last_error, e.parked_at,
+    (SELECT count(*)::int FROM order_events l WHERE l.order_id = e.order_id
+      AND l.published_at IS NULL AND l.sequence > e.sequence) AS held_back
+  FROM order_events e WHERE e.parked_at IS NOT NULL AND e.published_at IS NULL
+  ORDER BY e.position LIMIT $1`;
+
+/** Requeues parked events (all when `$1` is null): attempts start again, and the relay picks them up. */
+export const REQUEUE_PARKED = `UPDATE order_events SET parked_at = NULL, publish_attempts = 0,
+    next_attempt_at = NULL
+  WHERE parked_at IS NOT NULL AND published_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+  RETURNING id`;
 
 export const MARK_EVENTS_PUBLISHED = `UPDATE order_events SET published_at = now()
   WHERE id = ANY($1::uuid[]) AND published_at IS NULL`;
@@ -95,4 +136,6 @@ export interface PendingEventRow {
   data: string;
   /** ISO 8601 UTC with milliseconds. */
   time: string;
+  /** Publishes of it the stream refused so far. */
+  attempts: number;
 }

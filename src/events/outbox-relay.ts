@@ -16,8 +16,12 @@ import { FoldedWarning } from '../idempotency';
 import { IncompatibleStreamError, NatsBroker } from '../nats/nats-broker';
 import { CLOUD_EVENT_CONTENT_TYPE, cloudEventJson } from './cloud-event';
 import { EventsMetrics } from './events.metrics';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { PermissionViolationError } from '@nats-io/transport-node';
 import {
   ACQUIRE_RELAY_LEASE,
+  COUNT_DUE_EVENTS,
+  COUNT_REFUSED_PUBLISHES,
   MARK_EVENTS_PUBLISHED,
   type PendingEventRow,
   RELEASE_RELAY_LEASE,
@@ -38,6 +42,36 @@ const MIN_ROUND_MS = 10;
 const REMOTE_WAKE_MS = 5;
 /** Every subject an order event is published on. */
 export const EVENT_SUBJECTS = ['orders.>'];
+/** After the stream refused an event: the first wait before it is tried again, doubling, and the cap. */
+const REFUSED_RETRY_MS = 1000;
+const REFUSED_RETRY_MAX_MS = 5 * 60_000;
+
+/** What became of one event's publish. */
+type PublishResult =
+  | { kind: 'published' }
+  /** NATS away, slow, electing, or the stream full: not the event's fault; it waits, uncounted. */
+  | { kind: 'unreachable'; error: string }
+  /** The stream or the server refused this event (too large, not permitted): counted towards parking. */
+  | { kind: 'refused'; error: string };
+
+/**
+ * A refusal that belongs to the event: an API error other than "unavailable" (503: the stream full,
+ * no quorum), or a permission violation. Everything else (timeouts, no responders, a closed
+ * connection) is NATS being away.
+ */
+export function publishOutcome(error: unknown): PublishResult {
+  const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof JetStreamApiError && error.status !== 503)
+    return { kind: 'refused', error: `${text} (err_code ${error.code})` };
+  // A request's permission violation arrives wrapped (RequestError), the violation as its cause.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (
+    error instanceof PermissionViolationError ||
+    cause instanceof PermissionViolationError
+  )
+    return { kind: 'refused', error: text };
+  return { kind: 'unreachable', error: text };
+}
 
 /**
  * Publishes the outbox to JetStream: one relay at a time across instances (a lease row), woken by
@@ -74,6 +108,8 @@ export class OutboxRelay
   /** Core NATS, outside the stream's subjects: "an event was committed", for whoever relays. */
   private readonly wakeSubject: string;
   private readonly sourceJson: string;
+  /** NATS_URL's servers, without credentials: what a warning names. */
+  private readonly servers: string;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -86,6 +122,7 @@ export class OutboxRelay
     this.enabled = config.natsServers.length > 0;
     this.wakeSubject = `_orders_relay.${config.stream}.wake`;
     this.sourceJson = JSON.stringify(config.source);
+    this.servers = config.natsServers.join(',');
   }
 
   onApplicationBootstrap(): void {
@@ -176,7 +213,8 @@ export class OutboxRelay
 
   /** One batch; true when more events are waiting. */
   private async relayOnce(): Promise<boolean> {
-    if (!(await this.ensureStream())) return false;
+    // The stream first, events or not: a consumer may be waiting for it to exist.
+    if (!(await this.ensureStreamOrCount())) return false;
     const results = (await this.db!.query(
       selectPendingEvents(this.config.batchSize),
     )) as unknown as QueryResult<PendingEventRow>[];
@@ -187,25 +225,71 @@ export class OutboxRelay
     const batch = rows.filter(
       (row) => !orders.has(row.order_id) && !!orders.add(row.order_id),
     );
-    const published = await this.publish(batch);
+    const outcomes = await this.publish(batch);
+    const published = batch.filter((_, i) => outcomes[i].kind === 'published');
     if (this.app.testFault.kind === 'crash-after-publish' && published.length)
       process.kill(process.pid, 'SIGKILL');
     if (published.length)
-      await this.db!.query(MARK_EVENTS_PUBLISHED, [published]);
+      await this.db!.query(MARK_EVENTS_PUBLISHED, [published.map((r) => r.id)]);
     this.metrics.published(published.length);
-    const failed = batch.length - published.length;
-    if (failed > 0) {
-      this.metrics.failed(failed);
+    await this.countRefused(batch, outcomes);
+    const unreachable = outcomes.filter((o) => o.kind === 'unreachable');
+    if (unreachable.length > 0) {
+      this.metrics.failed(unreachable.length);
       this.publishFailed.warn(
-        `${failed} of ${batch.length} events not acknowledged by the stream; they stay pending and are retried`,
+        `${unreachable.length} of ${batch.length} events not acknowledged by the stream at ${this.servers} (NATS_URL): ${(unreachable[0] as { error: string }).error}; they stay pending and are retried`,
       );
       return false;
     }
     return rows.length === this.config.batchSize || batch.length < rows.length;
   }
 
-  /** The ids the stream acknowledged (a duplicate counts: it holds the event already). */
-  private async publish(batch: PendingEventRow[]): Promise<string[]> {
+  /**
+   * The events the stream refused: each counts an attempt and backs off; at
+   * EVENTS_MAX_PUBLISH_ATTEMPTS it is parked (with its order's later events), logged once, counted.
+   */
+  private async countRefused(
+    batch: PendingEventRow[],
+    outcomes: PublishResult[],
+  ): Promise<void> {
+    const refused = batch
+      .map((row, i) => ({ row, outcome: outcomes[i] }))
+      .filter(({ outcome }) => outcome.kind === 'refused');
+    if (refused.length === 0) return;
+    this.metrics.failed(refused.length);
+    const { rows } = await this.db!.query<{
+      id: string;
+      order_id: string;
+      sequence: number;
+      parked: boolean;
+    }>(COUNT_REFUSED_PUBLISHES, [
+      refused.map(({ row }) => row.id),
+      refused.map(({ outcome }) => (outcome as { error: string }).error),
+      this.config.maxPublishAttempts,
+      refused.map(({ row }) =>
+        Math.min(REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MS * 2 ** row.attempts),
+      ),
+    ]);
+    const errors = new Map(
+      refused.map(({ row, outcome }) => [
+        row.id,
+        (outcome as { error: string }).error,
+      ]),
+    );
+    for (const row of rows.filter((r) => r.parked)) {
+      this.metrics.parked(1);
+      this.logger.error(
+        `event ${row.id} (order ${row.order_id}, sequence ${row.sequence}) parked after ${this.config.maxPublishAttempts} refused publishes: ${errors.get(row.id)}; its order's later events wait behind it (npm run events:parked)`,
+      );
+    }
+    if (rows.length > rows.filter((r) => r.parked).length)
+      this.publishFailed.warn(
+        `the stream refused ${refused.length} event(s): ${refused[0].outcome.kind === 'refused' ? refused[0].outcome.error : ''}; retried with backoff, parked after ${this.config.maxPublishAttempts} attempts`,
+      );
+  }
+
+  /** Publishes each event of the batch at once; what became of each. */
+  private async publish(batch: PendingEventRow[]): Promise<PublishResult[]> {
     const js = await this.broker.jetstream();
     const results = await Promise.allSettled(
       batch.map((row) => {
@@ -218,9 +302,28 @@ export class OutboxRelay
         });
       }),
     );
-    return batch
-      .filter((_, index) => results[index].status === 'fulfilled')
-      .map((row) => row.id);
+    // A duplicate counts as published: the stream holds the event already.
+    return results.map((result) =>
+      result.status === 'fulfilled'
+        ? { kind: 'published' }
+        : publishOutcome(result.reason),
+    );
+  }
+
+  /** The stream is ready; or NATS is away, and the events waiting count as failed publishes. */
+  private async ensureStreamOrCount(): Promise<boolean> {
+    try {
+      return await this.ensureStream();
+    } catch (error) {
+      const { rows } = await this.db!.query<{ n: number }>(COUNT_DUE_EVENTS, [
+        this.config.batchSize,
+      ]);
+      this.metrics.failed(rows[0].n);
+      throw new Error(
+        `NATS at ${this.servers} (NATS_URL) is not answering: ${String(error)}; events wait in the outbox`,
+        { cause: error },
+      );
+    }
   }
 
   /** Creates or updates the stream once per leadership; a refusal is logged once and retried later. */
@@ -233,6 +336,9 @@ export class OutboxRelay
         duplicateWindowSeconds: this.config.duplicateWindowSeconds,
         replicas: this.config.streamReplicas,
         maxAgeSeconds: this.config.maxAgeSeconds,
+        maxBytes: this.config.streamMaxBytes,
+        maxMessageBytes: this.config.streamMaxMessageBytes,
+        denyDeletes: this.config.streamDenyDeletes,
       });
       this.streamReady = true;
       this.lastStreamProblem = undefined;

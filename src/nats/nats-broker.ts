@@ -6,12 +6,20 @@ import {
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import {
+  DiscardPolicy,
   jetstream,
   jetstreamManager,
   type JetStreamClient,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connect,
+  credsAuthenticator,
+  nanos,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import { eventsConfig } from '../config';
 
 /** What the stream must be for the relay's guarantees (subjects, deduplication window, replicas). */
@@ -21,6 +29,10 @@ export interface StreamRequirements {
   duplicateWindowSeconds: number;
   replicas: number;
   maxAgeSeconds: number;
+  maxBytes: number;
+  maxMessageBytes: number;
+  /** Deny deletes and purges: turned on when asked, never off (JetStream refuses that). */
+  denyDeletes: boolean;
 }
 
 const RETRY_CONNECT_MS = 500;
@@ -53,19 +65,44 @@ export class NatsBroker implements OnApplicationShutdown {
     return this.client;
   }
 
+  /** Whether NATS answers within `timeoutMs` (the start-up line asks once). */
+  async answers(timeoutMs = 2000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const connected = this.connect().then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([connected, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Creates the stream, or updates it to the requirements; IncompatibleStreamError if refused. */
   async ensureStream(required: StreamRequirements): Promise<void> {
     const jsm = await jetstreamManager(await this.connect());
+    const existing = await jsm.streams
+      .info(required.name)
+      .catch(() => undefined);
+    const deny = required.denyDeletes || !!existing?.config.deny_delete;
     const config: Partial<StreamConfig> & { name: string } = {
       name: required.name,
       subjects: required.subjects,
       duplicate_window: nanos(required.duplicateWindowSeconds * 1000),
       num_replicas: required.replicas,
       max_age: nanos(required.maxAgeSeconds * 1000),
+      max_bytes: required.maxBytes,
+      max_msg_size: required.maxMessageBytes,
+      // Full: refuse new events (they wait in the outbox), never drop old ones a consumer may not
+      // have read yet.
+      discard: DiscardPolicy.New,
+      deny_delete: deny,
+      deny_purge: deny || !!existing?.config.deny_purge,
     };
-    const existing = await jsm.streams
-      .info(required.name)
-      .catch(() => undefined);
     try {
       if (!existing) await jsm.streams.add(config);
       else await jsm.streams.update(required.name, config);
@@ -104,6 +141,7 @@ export class NatsBroker implements OnApplicationShutdown {
       return Promise.reject(new Error('NATS is not answering'));
     this.connection ??= connect({
       servers: this.config.natsServers,
+      ...this.credentials(),
       name: 'orders',
       maxReconnectAttempts: -1,
       reconnectTimeWait: RETRY_CONNECT_MS,
@@ -125,6 +163,21 @@ export class NatsBroker implements OnApplicationShutdown {
         throw error;
       });
     return this.connection;
+  }
+
+  /** The connection's credentials, from the config (never logged). */
+  private credentials(): Partial<ConnectionOptions> {
+    const { user, pass, token, creds, nkeySeed } = this.config.natsAuth;
+    return {
+      user,
+      pass,
+      token,
+      authenticator: creds
+        ? credsAuthenticator(creds)
+        : nkeySeed
+          ? nkeyAuthenticator(nkeySeed)
+          : undefined,
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -46,11 +46,15 @@ async function natsProcess(
   port: number,
   dir: string,
   args: string[],
+  env?: Record<string, string>,
 ): Promise<NatsServer> {
   let exited: Promise<unknown> = Promise.resolve();
   let kill = () => undefined as unknown;
   const start = async () => {
-    const child = spawn('nats-server', args, { stdio: 'ignore' });
+    const child = spawn('nats-server', args, {
+      stdio: 'ignore',
+      env: env ? { ...process.env, ...env } : process.env,
+    });
     exited = new Promise((resolve) => child.once('exit', resolve));
     kill = () => child.kill('SIGKILL');
     for (let attempt = 0; attempt < 400; attempt++) {
@@ -77,19 +81,31 @@ async function natsProcess(
   return server;
 }
 
-/** A nats-server with JetStream of the test's own, on a free port, its store in a temp dir. */
-export async function startNatsServer(): Promise<NatsServer> {
+/**
+ * A nats-server with JetStream of the test's own, on a free port, its store in a temp dir; with
+ * `config`, that configuration file (its listen address and store overridden), and `env` for the
+ * variables it names.
+ */
+export async function startNatsServer(
+  options: { config?: string; env?: Record<string, string> } = {},
+): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'orders-nats-'));
-  return natsProcess(port, dir, [
-    '-a',
-    '127.0.0.1',
-    '-p',
-    String(port),
-    '-js',
-    '-sd',
+  return natsProcess(
+    port,
     dir,
-  ]);
+    [
+      ...(options.config ? ['-c', options.config] : []),
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-js',
+      '-sd',
+      dir,
+    ],
+    options.env,
+  );
 }
 
 /**

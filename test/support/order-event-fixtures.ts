@@ -45,10 +45,11 @@ export function orderEvent(
 export async function publishEvent(
   js: JetStreamClient,
   prefix: string,
-  body: { type?: string; id?: string } | string,
+  body: object | string,
   msgId?: string,
 ): Promise<void> {
-  const event = typeof body === 'string' ? {} : body;
+  const event: { type?: string; id?: string } =
+    typeof body === 'string' ? {} : body;
   const subject = `${prefix}.${event.type ?? 'orders.order.created'}`;
   await js.publish(
     subject,
