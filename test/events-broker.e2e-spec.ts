@@ -19,7 +19,11 @@ import {
   FULFILMENT_SCHEMA_SQL,
   fulfil,
 } from '../examples/fulfilment/fulfilment';
-import { type AppProcess, startAppProcess } from './support/app-process';
+import {
+  type AppProcess,
+  freePort,
+  startAppProcess,
+} from './support/app-process';
 import { startNatsServer, type NatsServer } from './support/nats-server';
 import { createOwnDatabase } from './support/own-database';
 import type { ScratchDatabase } from './support/scratch-database';
@@ -103,8 +107,8 @@ describe('the event pipeline behind an authenticated broker', () => {
     const stream = `ORDERS_${randomUUID().slice(0, 8)}`;
     const { app, db, query } = await startApp(stream);
     try {
-      expect(app.output()).toContain(
-        `events on (stream ${stream} at ${nats.url})`,
+      await until(() =>
+        app.output().includes(`events on (stream ${stream} at ${nats.url})`),
       );
       expect(app.output()).not.toContain(SERVICE_PASSWORD);
       // The largest event the API can produce: every field at its limit in the characters that take
@@ -422,6 +426,37 @@ describe('the event pipeline behind an authenticated broker', () => {
       // eslint-disable-next-line no-control-regex -- no raw control character may reach the terminal
       /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/,
     );
+  });
+
+  it('NATS not answering is on the start-up line, named with NATS_URL in the warning, and counted', async () => {
+    const dead = `nats://127.0.0.1:${await freePort()}`;
+    const { app, db } = await startApp('ORDERS', { NATS_URL: dead });
+    try {
+      // The line comes once start-up is done, after the app already answers.
+      await until(() =>
+        app
+          .output()
+          .includes(
+            `events on, NATS at ${dead} not answering (NATS_URL): events wait in the outbox`,
+          ),
+      );
+      const created = await send(app.url, 'POST', '/orders', {
+        token: tokenFor(newUser()),
+        key: randomUUID(),
+        body: validOrder(),
+      });
+      expect(created.status).toBe(201);
+      await until(
+        async () =>
+          (await metric(app, 'orders_events_publish_failures_total')) > 0,
+        { timeoutMs: 15_000 },
+      );
+      await until(() =>
+        app.output().includes(`NATS at ${dead} (NATS_URL) is not answering`),
+      );
+    } finally {
+      await db.end();
+    }
   });
 
   it('a full stream fails no request: events wait in the outbox, counted, none parked', async () => {

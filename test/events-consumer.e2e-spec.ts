@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type OrderEvent } from '@orders/events';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -310,4 +313,47 @@ describe('@orders/events: consuming order events exactly once', () => {
       });
     }
   });
+
+  it('examples/fulfilment stops with one line naming NATS_URL when it is empty (events off) or not a URL', async () => {
+    for (const [value, expected] of [
+      ['', /^fulfilment: NATS_URL is empty \(events off\): set it to/],
+      [
+        'localhost:4222',
+        /^fulfilment: NATS_URL: "localhost:4222" is not a nats:\/\/ URL$/,
+      ],
+      [
+        'nats://u:secret@[bad',
+        /^fulfilment: NATS_URL: "nats:\/\/\*\*\*@\[bad" is not a nats:\/\/ URL$/,
+      ],
+    ] as const) {
+      const { code, output } = await runExample({ NATS_URL: value });
+      expect(code).toBe(1);
+      expect(output.trim().split('\n')).toHaveLength(1);
+      expect(output.trim()).toMatch(expected);
+    }
+  });
 });
+
+/** The example run to its end with `env` (no .env: a directory without one). */
+function runExample(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
+        join(process.cwd(), 'examples', 'fulfilment', 'main.ts'),
+      ],
+      {
+        env: { PATH: process.env.PATH, ...env },
+        cwd: tmpdir(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
