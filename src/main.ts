@@ -20,6 +20,7 @@ import {
   validateEnvironment,
 } from './config';
 import { rawDatabaseUrl, readDatabaseConfig } from './config/database.config';
+import { migrationsAppliedAtStartup } from './database/run-migrations';
 import { describeStartupFailure, portProblem } from './startup-failure';
 import { readHttpServerLimits, readTrustProxy } from './config/app.config';
 
@@ -59,6 +60,15 @@ async function bootstrap(): Promise<void> {
   started();
 }
 
+/** "2 migrations applied (9 in the schema)", "schema up to date (9 migrations)", or without a run of its own. */
+function describeMigrations(inSchema: number): string {
+  const applied = migrationsAppliedAtStartup.count;
+  if (applied === undefined) return `${inSchema} migrations in the schema`;
+  return applied === 0
+    ? `schema up to date (${inSchema} migrations)`
+    : `${applied} migration${applied > 1 ? 's' : ''} applied (${inSchema} in the schema)`;
+}
+
 /** One line once up: where it listens, the docs, the schema's migrations, and whether Redis answered. */
 async function logStartup(
   app: NestFastifyApplication,
@@ -72,7 +82,7 @@ async function logStartup(
     (await app
       .get(DataSource)
       .query<{ n: number }[]>('SELECT count(*)::int AS n FROM migrations')
-      .then((rows) => `${rows[0].n} migrations applied`)
+      .then(({ 0: { n } }) => describeMigrations(n))
       .catch(() => 'migrations table not readable'));
   const redis = app.get(ConfigService).getOrThrow<{ mode: string }>('redis');
   const redisState = await app

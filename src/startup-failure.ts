@@ -58,9 +58,10 @@ export function describeStartupFailure(
   return undefined;
 }
 
-/** pg's words for a server that never completed Postgres's start-up exchange. */
-const NOT_POSTGRES =
-  /connection timeout|Connection terminated unexpectedly|timeout expired/i;
+/** pg's words for a server that ended the connection during Postgres's start-up exchange. */
+const ENDED = /Connection terminated unexpectedly/i;
+/** pg's words for a connection that did not complete in time. */
+const TIMED_OUT = /connection timeout|timeout expired/i;
 
 /** Postgres errors that retrying will not fix, and that DATABASE_URL or one command does. */
 export function isPermanentDatabaseError(error: unknown): boolean {
@@ -86,9 +87,12 @@ function databaseProblem(
     case 'ETIMEDOUT':
       return `Postgres is not reachable at ${where} (${sqlState(error)}): start it or fix DATABASE_URL`;
     default:
-      // Something listens there but does not speak Postgres (another service's port), or nothing answers.
-      return NOT_POSTGRES.test(error.message)
-        ? `no Postgres answered at ${where} within ${database.connectTimeoutMs} ms (DB_CONNECT_TIMEOUT_MS): is DATABASE_URL's host and port a Postgres server?`
+      // Something listens there and hung up (another service's port), or it took too long: what was
+      // seen, not a guess (a busy Postgres times out as a silent port does).
+      if (ENDED.test(error.message))
+        return `the server at ${where} ended the connection during Postgres's start-up exchange: is DATABASE_URL's host and port a Postgres server?`;
+      return TIMED_OUT.test(error.message)
+        ? `connecting to Postgres at ${where} timed out after ${database.connectTimeoutMs} ms (DB_CONNECT_TIMEOUT_MS): a busy server (raise DB_CONNECT_TIMEOUT_MS) or a port that is not Postgres (fix DATABASE_URL)`
         : undefined;
   }
 }

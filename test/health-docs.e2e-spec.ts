@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { startAppProcess } from './support/app-process';
+import { createScratchDatabase } from './support/scratch-database';
 import { TcpProxy } from './support/tcp-proxy';
+import { ADMIN_DATABASE_URL } from './support/test-env';
 import { until } from './support/until';
 import { createTestApp, send, TestApp } from './support/test-app';
 import { DatabaseIndicator } from '../src/health/database.indicator';
@@ -259,6 +262,36 @@ describe('Start-up configuration', () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says on its start-up line how many migrations this start applied, not how many the schema holds', async () => {
+    const database = await createScratchDatabase(
+      ADMIN_DATABASE_URL,
+      'orders_test_migrations_line',
+    );
+    const all = readdirSync('migrations').filter((f) => f.endsWith('.ts'));
+    const lineOf = async () => {
+      const app = await startAppProcess({
+        DATABASE_URL: database.url,
+        DB_MIGRATIONS_RUN: 'true',
+      });
+      try {
+        await until(() => app.output().includes('orders listening on'));
+        return /; ([^;]*migration[^;]*);/.exec(app.output())?.[1];
+      } finally {
+        await app.stop();
+      }
+    };
+    try {
+      expect(await lineOf()).toBe(
+        `${all.length} migrations applied (${all.length} in the schema)`,
+      );
+      expect(await lineOf()).toBe(
+        `schema up to date (${all.length} migrations)`,
+      );
+    } finally {
+      await database.drop();
     }
   });
 });

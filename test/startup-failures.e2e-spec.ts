@@ -38,8 +38,14 @@ describe('Start-up failures name the fix: one line, exit 1, no stack trace', () 
   });
   afterAll(() => new Promise((done) => occupied.close(done)));
 
-  const oneLine = (result: { code: number; stderr: string }) => {
+  /** Exit 1 and one line in all: nothing on stdout (Nest's own error line was one, before ours). */
+  const oneLine = (result: {
+    code: number;
+    stderr: string;
+    stdout: string;
+  }) => {
     expect(result.code).toBe(1);
+    expect(result.stdout.trim()).toBe('');
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     return lines[0];
@@ -76,11 +82,20 @@ describe('Start-up failures name the fix: one line, exit 1, no stack trace', () 
     const silent = createServer((socket) =>
       socket.on('error', () => undefined).resume(),
     );
-    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
-    const silentPort = (silent.address() as { port: number }).port;
-    const redisPort = new URL(process.env.REDIS_URL!).port || '6379';
+    // Another service's port that hangs up on what it does not understand.
+    const hangsUp = createServer((socket) =>
+      socket.on('error', () => undefined).once('data', () => socket.destroy()),
+    );
+    await Promise.all(
+      [silent, hangsUp].map(
+        (server) =>
+          new Promise<void>((done) => server.listen(0, '127.0.0.1', done)),
+      ),
+    );
+    const portOf = (server: Server) =>
+      String((server.address() as { port: number }).port);
     try {
-      const ports = [redisPort, String(silentPort)];
+      const ports = [portOf(hangsUp), portOf(silent)];
       const results = await Promise.all(
         ports.map((port) =>
           start({
@@ -91,13 +106,20 @@ describe('Start-up failures name the fix: one line, exit 1, no stack trace', () 
           }),
         ),
       );
-      results.forEach((result, i) =>
-        expect(oneLine(result)).toBe(
-          `no Postgres answered at 127.0.0.1:${ports[i]} within 500 ms (DB_CONNECT_TIMEOUT_MS): is DATABASE_URL's host and port a Postgres server?`,
-        ),
+      // One hangs up on Postgres's start-up message; the silent port lets it time out, as a busy
+      // Postgres would: each line says what it saw.
+      expect(oneLine(results[0])).toBe(
+        `the server at 127.0.0.1:${ports[0]} ended the connection during Postgres's start-up exchange: is DATABASE_URL's host and port a Postgres server?`,
+      );
+      expect(oneLine(results[1])).toBe(
+        `connecting to Postgres at 127.0.0.1:${ports[1]} timed out after 500 ms (DB_CONNECT_TIMEOUT_MS): a busy server (raise DB_CONNECT_TIMEOUT_MS) or a port that is not Postgres (fix DATABASE_URL)`,
       );
     } finally {
-      await new Promise((done) => silent.close(done));
+      await Promise.all(
+        [silent, hangsUp].map(
+          (server) => new Promise((done) => server.close(done)),
+        ),
+      );
     }
   }, 90_000);
 

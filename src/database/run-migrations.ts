@@ -12,6 +12,9 @@ export class MissingMigrationsError extends Error {
   }
 }
 
+/** How many migrations this process applied at start-up (undefined: it did not run them). */
+export const migrationsAppliedAtStartup: { count?: number } = {};
+
 /** pg_advisory_lock key of the migration run: any constant shared by every instance ("orders-migrate"). */
 export const MIGRATION_LOCK_KEY = 726_351_301;
 
@@ -59,6 +62,7 @@ export async function runMigrationsExclusively(
     ]);
     try {
       const applied = await migrator.runMigrations({ transaction: 'each' });
+      migrationsAppliedAtStartup.count = applied.length;
       return applied.length;
     } finally {
       await lockHolder.commitTransaction();

@@ -22,7 +22,16 @@ export class BootQuietLogger implements LoggerService {
       this.inner.debug?.(message, ...params);
     else this.inner.log(message, ...params);
   }
+  /**
+   * Nest logs a failed listen itself before rethrowing it; main.ts says it in one line naming the
+   * setting (PORT in use), so Nest's line would be a second one.
+   */
   error(message: unknown, ...params: unknown[]): void {
+    if (
+      params.at(-1) === 'NestApplication' &&
+      /^(Error: )?listen E[A-Z]+/.test(String(message))
+    )
+      return;
     this.inner.error(message, ...params);
   }
   warn(message: unknown, ...params: unknown[]): void {

@@ -25,9 +25,17 @@ After the retention window the key is forgotten and may be reused: it then makes
 `;
 
 /**
- * Where the service is reached: behind the TLS-terminating proxy of its deployment. (An instance
- * itself speaks plain HTTP: locally, http://localhost:3000.) The API is public, not internal.
+ * Where the service is reached. First the origin that serves the document (a relative URL, as the
+ * OpenAPI spec allows): Swagger UI's "Try it out" then calls the instance it was loaded from,
+ * http://localhost:3000 locally or the deployment behind its proxy. Then the deployment template,
+ * for generated clients and readers of the file. The API is public, not internal.
  */
+const THIS_INSTANCE = {
+  url: '/',
+  description:
+    'The instance serving this document, local or production (what Swagger UI at /docs calls)',
+  'x-internal': false,
+};
 const SERVER = {
   url: 'https://{host}',
   description:
@@ -87,6 +95,6 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
       WEBHOOK_SIGNATURE_SCHEME,
     )
     .build();
-  config.servers = [SERVER];
+  config.servers = [THIS_INSTANCE, SERVER];
   return withServiceHeaders(SwaggerModule.createDocument(app, config));
 }
