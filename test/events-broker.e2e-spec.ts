@@ -178,6 +178,7 @@ describe('the event pipeline behind an authenticated broker', () => {
       try {
         await applyInboxSchema(pool);
         await pool.query(FULFILMENT_SCHEMA_SQL);
+        const logged: string[] = [];
         const consumer = new OrderEventsConsumer({
           ...asConsumer(),
           stream,
@@ -186,12 +187,17 @@ describe('the event pipeline behind an authenticated broker', () => {
           handler: fulfil,
           logger: {
             log: () => undefined,
-            warn: () => undefined,
-            error: () => undefined,
+            warn: (line) => logged.push(line),
+            error: (line) => logged.push(line),
           },
         });
         await consumer.start();
-        await until(() => consumer.stats().applied === 1);
+        // The create and its three patches, the largest event included: none refused.
+        await until(() => consumer.stats().applied === 4, {
+          timeoutMs: 30_000,
+        });
+        expect(consumer.stats().deadLettered).toBe(0);
+        expect(logged).toEqual([]);
         await consumer.stop();
       } finally {
         await pool.end();
