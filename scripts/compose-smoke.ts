@@ -15,7 +15,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,9 +39,18 @@ export const README_COMMANDS = {
   down: 'docker compose --profile scale down -v',
 } as const;
 
-const PROJECT = 'orders-smoke';
-const APP = 'http://127.0.0.1:3000';
-const NGINX = 'http://127.0.0.1:8080';
+/**
+ * This run's own world, so that two checkouts on one machine can run it at once: a compose project,
+ * an app image tag and host ports of its own (the compose file reads APP_PORT, NGINX_PORT and
+ * APP_IMAGE, defaulting to the README's 3000, 8080 and orders-app:local, so its commands stay as
+ * written).
+ */
+const PROJECT = `orders-smoke-${process.pid}`;
+const IMAGE = `orders-app:smoke-${process.pid}`;
+/** Chosen by main() before the first step: free ports on this machine. */
+let APP_PORT = 0;
+let APP = '';
+let NGINX = '';
 const CONTAINERS_CONF = '/etc/containers/containers.conf';
 /** Podman's default ulimits exceed what these machines allow (runc: "error setting rlimit"). */
 const ULIMITS = `[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n`;
@@ -46,11 +62,29 @@ const env = {
   ...process.env,
   DOCKER_HOST: `unix://${socket}`,
   COMPOSE_PROJECT_NAME: PROJECT,
+  APP_IMAGE: IMAGE,
   JWT_SECRET: jwtSecret,
   PAYMENT_WEBHOOK_SECRETS: webhookSecret,
 };
 
 class StepFailed extends Error {}
+
+/** Ports free on 127.0.0.1 now, each bound once by the kernel's choice and released. */
+async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++)
+    ports.push(
+      await new Promise<number>((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          const { port } = server.address() as { port: number };
+          server.close(() => resolve(port));
+        });
+      }),
+    );
+  return ports;
+}
 
 function run(
   command: string,
@@ -202,19 +236,11 @@ const steps: [string, () => Promise<string | void>][] = [
     'app image from the real Dockerfile',
     () => {
       // Podman's build containers reach the npm registry through the host's network only.
-      run(
-        'podman',
-        ['build', '--network=host', '-t', 'orders-app:local', '.'],
-        900_000,
-      );
+      run('podman', ['build', '--network=host', '-t', IMAGE, '.'], 900_000);
       // Docker's API names a short name docker.io/library/...: compose then finds it instead of building.
-      podman(
-        'tag',
-        'localhost/orders-app:local',
-        'docker.io/library/orders-app:local',
-      );
+      podman('tag', `localhost/${IMAGE}`, `docker.io/library/${IMAGE}`);
       const bytes = Number(
-        podman('image', 'inspect', '--format', '{{.Size}}', 'orders-app:local'),
+        podman('image', 'inspect', '--format', '{{.Size}}', IMAGE),
       );
       return Promise.resolve(`${(bytes / 1024 / 1024).toFixed(0)} MiB`);
     },
@@ -224,8 +250,11 @@ const steps: [string, () => Promise<string | void>][] = [
     async () => {
       const started = Date.now();
       compose(README_COMMANDS.up, 600_000);
-      await until('GET /health answering 200 on :3000', 120_000, async () =>
-        (await http(APP, 'GET', '/health')).status === 200 ? true : undefined,
+      await until(
+        `GET /health answering 200 on :${APP_PORT}`,
+        120_000,
+        async () =>
+          (await http(APP, 'GET', '/health')).status === 200 ? true : undefined,
       );
       return `ready ${((Date.now() - started) / 1000).toFixed(1)} s after up`;
     },
@@ -460,8 +489,91 @@ function startPodmanService(): ChildProcess {
   );
 }
 
+/**
+ * The quick start's `.env` (cp .env.example .env), in place as a user following the README has it:
+ * compose reads it, and it must not change what the stack does. Created for the run when missing.
+ */
+function quickStartEnv(): () => void {
+  if (existsSync('.env')) return () => undefined;
+  copyFileSync('.env.example', '.env');
+  return () => rmSync('.env', { force: true });
+}
+
+/** The run's app image, under both names it was given. */
+function removeImage(): void {
+  for (const name of [`localhost/${IMAGE}`, `docker.io/library/${IMAGE}`])
+    spawnSync('podman', ['rmi', '-f', name], { env, stdio: 'ignore' });
+}
+
+/** Whether process `pid` still runs on this machine. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * What an earlier run that was killed left behind (its containers, volumes and image, named after
+ * its pid), removed before this one starts; a run still going is left alone.
+ */
+function removeLeftovers(): string[] {
+  const projects = new Set(
+    podman(
+      'ps',
+      '-a',
+      '--filter',
+      'label=com.docker.compose.project',
+      '--format',
+      '{{index .Labels "com.docker.compose.project"}}',
+    )
+      .split('\n')
+      .filter((name) => /^orders-smoke(-\d+)?$/.test(name)),
+  );
+  const removed: string[] = [];
+  for (const project of projects) {
+    const pid = Number(project.split('-')[2]);
+    if (pid && alive(pid)) continue;
+    const containers = podman(
+      'ps',
+      '-a',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--format',
+      '{{.Names}}',
+    ).split('\n');
+    spawnSync('podman', ['rm', '-f', ...containers], { env, stdio: 'ignore' });
+    const volumes = podman('volume', 'ls', '--format', '{{.Name}}')
+      .split('\n')
+      .filter((name) => name.startsWith(`${project}_`));
+    if (volumes.length)
+      spawnSync('podman', ['volume', 'rm', '-f', ...volumes], {
+        env,
+        stdio: 'ignore',
+      });
+    removed.push(project);
+  }
+  return removed;
+}
+
 async function main(): Promise<void> {
+  const [appPort, nginxPort] = await freePorts(2);
+  [APP_PORT, APP, NGINX] = [
+    appPort,
+    `http://127.0.0.1:${appPort}`,
+    `http://127.0.0.1:${nginxPort}`,
+  ];
+  Object.assign(env, {
+    APP_PORT: String(appPort),
+    NGINX_PORT: String(nginxPort),
+  });
   configurePodman();
+  const leftovers = removeLeftovers();
+  if (leftovers.length)
+    console.log(`removed what killed runs left: ${leftovers.join(', ')}`);
+  const removeEnv = quickStartEnv();
   const service = startPodmanService();
   await until('the Podman API socket', 30_000, () =>
     Promise.resolve(existsSync(socket) ? true : undefined),
@@ -488,6 +600,7 @@ async function main(): Promise<void> {
     }
   } finally {
     stopHealthChecks();
+    removeEnv();
     if (failed) {
       // Leave nothing running for the next run, but show why first.
       spawnSync(
@@ -505,6 +618,7 @@ async function main(): Promise<void> {
         timeout: 180_000,
       });
     }
+    removeImage();
     service.kill();
   }
   console.log(
