@@ -10,13 +10,15 @@
  * retried, stored and published. With --consumers N (demo:pipeline: 2), N processes of
  * examples/fulfilment apply the stream through @orders/events on a database of their own, losing a
  * tenth of their acknowledgements, SIGKILLed and cut from their Postgres; the table adds what they
- * applied and shipped. Needs Postgres and Redis as `npm test` does (DEMO_ADMIN_DATABASE_URL,
- * DEMO_REDIS_URL; Redis database 10 by default) and the nats-server binary.
+ * applied and shipped. Needs Postgres as `npm test` does (DEMO_ADMIN_DATABASE_URL), the
+ * redis-server and nats-server binaries: the demo starts a Redis of its own (the run flushes it) unless
+ * DEMO_REDIS_URL names one, which it then flushes.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { chaosTable, runChaos } from '../test/support/chaos.ts';
 import { startNatsCluster } from '../test/support/nats-server.ts';
+import { startRedisServer } from '../test/support/redis-server.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
@@ -31,9 +33,11 @@ const { values: flags } = parseArgs({
 const adminUrl =
   process.env.DEMO_ADMIN_DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres';
-const redisUrl = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
-
 async function main(): Promise<void> {
+  const ownRedis = process.env.DEMO_REDIS_URL
+    ? undefined
+    : await startRedisServer();
+  const redisUrl = process.env.DEMO_REDIS_URL ?? ownRedis!.url;
   const database = await createScratchDatabase(adminUrl, 'orders_demo');
   const fulfilment = await createScratchDatabase(adminUrl, 'fulfilment_demo');
   const cluster = await startNatsCluster(3);
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
         : 1;
   } finally {
     await cluster.stop();
+    await ownRedis?.stop();
     await database.drop();
     await fulfilment.drop();
   }

@@ -1,3 +1,4 @@
+import { runPid } from './support/run-world';
 import { createClient } from 'redis';
 import { Client } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -191,7 +192,7 @@ describe(`a Redis that stops answering but keeps its connections open, for ${STA
 });
 
 describe('three instances started together on a fresh database', () => {
-  const name = `orders_test_migrate_${process.pid}_${Date.now()}`;
+  const name = `orders_test_migrate_r${runPid()}_${Date.now()}`;
   const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
   let starting: Promise<AppProcess>[] = [];
   beforeAll(async () => {

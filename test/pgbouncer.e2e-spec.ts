@@ -1,3 +1,4 @@
+import { runPid } from './support/run-world';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createClient } from 'redis';
@@ -163,7 +164,7 @@ describe('Through PgBouncer in transaction mode', () => {
   });
 
   it('migrates a fresh database through the pooler, two instances waiting for the migration lock past their lock timeout, and leaves no advisory lock behind', async () => {
-    const name = `orders_test_pgb_${Date.now()}`;
+    const name = `orders_test_pgb_r${runPid()}_${Date.now()}`;
     await direct.query(`CREATE DATABASE "${name}"`);
     const apps = [];
     // Holds the migration lock, as an instance applying slow migrations would.

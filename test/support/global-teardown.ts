@@ -1,19 +1,19 @@
+import { rmSync } from 'node:fs';
 import { Client } from 'pg';
-import { createClient } from 'redis';
-import {
-  ADMIN_DATABASE_URL,
-  TEST_DATABASE_ENV,
-  testRedisUrl,
-} from './test-env';
+import { ADMIN_DATABASE_URL, TEST_DATABASE_ENV } from './test-env';
 
-/** Drops the run's database and flushes the run's Redis databases: a test run leaves nothing behind. */
+/** Stops the run's Redis, removes its directory and drops its database: a test run leaves nothing behind. */
 export default async function globalTeardown(): Promise<void> {
-  for (const offset of [0, 1, 2] as const) {
-    const redis = createClient({ url: testRedisUrl(offset) });
-    await redis.connect();
-    await redis.flushDb();
-    await redis.quit();
+  const redisPid = Number(process.env.ORDERS_TEST_REDIS_PID);
+  if (redisPid) {
+    try {
+      process.kill(redisPid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
   }
+  if (process.env.TMPDIR?.includes('orders-run-'))
+    rmSync(process.env.TMPDIR, { recursive: true, force: true });
   const url = process.env[TEST_DATABASE_ENV];
   if (!url) return;
   const name = new URL(url).pathname.slice(1);

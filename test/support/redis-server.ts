@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
-import { freePort } from './app-process';
+import { freePort } from './app-process.ts';
 
 export interface RedisServer {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -15,6 +16,8 @@ export interface RedisServer {
 export async function startRedisServer(
   args: string[] = [],
   port?: number,
+  /** `unref`: it does not keep this process alive (the test run's own, stopped by the teardown). */
+  options: { detached?: boolean } = {},
 ): Promise<RedisServer> {
   port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'orders-redis-'));
@@ -35,6 +38,7 @@ export async function startRedisServer(
     ],
     { stdio: 'ignore' },
   );
+  if (options.detached) child.unref();
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const url = `redis://127.0.0.1:${port}`;
   const stop = async () => {
@@ -55,7 +59,7 @@ export async function startRedisServer(
       },
       () => false,
     );
-    if (up) return { url, stop };
+    if (up) return { url, pid: child.pid!, stop };
     await sleep(50);
   }
   await stop();

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { runPid } from './run-world.ts';
 
 /** Runs one statement on its own connection. */
 export async function runSql(url: string, sql: string): Promise<void> {
@@ -17,14 +18,15 @@ export interface ScratchDatabase {
 }
 
 /**
- * A fresh database named `<prefix>_<now>` next to `adminUrl`'s, for a script that starts the app on an
+ * A fresh database named `<prefix>_r<run pid>_<now>` next to `adminUrl`'s (the pid lets the next
+ * test run drop it if this one is killed: run-world.ts), for a script that starts the app on an
  * empty schema (bench, growth, soak, capacity, chaos demo); `drop()` removes it, connections and all.
  */
 export async function createScratchDatabase(
   adminUrl: string,
   prefix: string,
 ): Promise<ScratchDatabase> {
-  const name = `${prefix}_${Date.now()}`;
+  const name = `${prefix}_r${runPid()}_${Date.now()}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   await runSql(adminUrl, `CREATE DATABASE "${name}"`);

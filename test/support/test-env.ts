@@ -7,8 +7,8 @@ export const ADMIN_DATABASE_URL =
   'postgres://postgres@127.0.0.1:5432/postgres';
 /**
  * The e2e run's Redis: TEST_REDIS_URL's database (12 unless the URL names one) and the two after it,
- * for suites that need a database of their own. The run flushes these three when it ends, and
- * touches no other.
+ * for suites that need a database of their own. TEST_REDIS_URL is the redis-server the global setup
+ * starts for the run (stopped when it ends), unless set beforehand to a server of yours.
  */
 export const TEST_REDIS_URL = withDefaultDatabase(
   process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',

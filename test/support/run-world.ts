@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+/**
+ * A test run's own world on a shared machine: its temporary directory (`orders-run-<pid>` under the
+ * system's, TMPDIR for every worker and process the run starts), its databases (named with
+ * `r<pid>`) and its Redis server. A run that was killed leaves them behind; the next run removes
+ * what belongs to a process that no longer exists, and never touches a run still going.
+ */
+export const RUN_DIR_PREFIX = 'orders-run-';
+
+/** The pid a scratch database's name carries: the test run's (set by the global setup), or this process's. */
+export function runPid(): number {
+  return Number(process.env.ORDERS_TEST_RUN_PID ?? process.pid);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Creates this run's directory, under the system's temporary one. */
+export function createRunDir(systemTmp = tmpdir()): string {
+  const dir = join(systemTmp, `${RUN_DIR_PREFIX}${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * What killed runs left: their directories (and the servers still running from them: nats-server
+ * and redis-server were given paths inside), and their databases. Returns what it removed.
+ */
+export async function removeLeftovers(
+  adminUrl: string,
+  systemTmp = tmpdir(),
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of readdirSync(systemTmp)) {
+    const pid = Number(entry.slice(RUN_DIR_PREFIX.length));
+    if (!entry.startsWith(RUN_DIR_PREFIX) || !pid || alive(pid)) continue;
+    const dir = join(systemTmp, entry);
+    try {
+      execFileSync('pkill', ['-KILL', '-f', `${dir}/`], { stdio: 'ignore' });
+    } catch {
+      // Nothing was running from it.
+    }
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE 'orders\\_test\\_%'",
+    );
+    for (const { datname } of rows) {
+      const pid = Number(/_r(\d+)_/.exec(datname)?.[1]);
+      if (!pid || alive(pid)) continue;
+      await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      removed.push(datname);
+    }
+  } finally {
+    await admin.end();
+  }
+  return removed;
+}
