@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
+import { alive } from '../test/support/run-world.ts';
 
 /** The README's commands, verbatim; the first step checks that the README holds each one. */
 export const README_COMMANDS = {
@@ -503,16 +504,6 @@ function quickStartEnv(): () => void {
 function removeImage(): void {
   for (const name of [`localhost/${IMAGE}`, `docker.io/library/${IMAGE}`])
     spawnSync('podman', ['rmi', '-f', name], { env, stdio: 'ignore' });
-}
-
-/** Whether process `pid` still runs on this machine. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

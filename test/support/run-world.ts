@@ -17,7 +17,8 @@ export function runPid(): number {
   return Number(process.env.ORDERS_TEST_RUN_PID ?? process.pid);
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` still runs on this machine. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
