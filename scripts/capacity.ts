@@ -1,7 +1,7 @@
 /**
  * npm run capacity [-- --orders 10000]
  *
- * Measures what the README's Capacity section states: Redis bytes per stored response (a 1-item and
+ * Measures what docs/operations.md's Capacity section states: Redis bytes per stored response (a 1-item and
  * a 20-item order), per lock and per rate-limit counter (`MEMORY USAGE`), and Postgres bytes per
  * order (table and indexes), on the production build with a fresh database and a Redis database of
  * its own (10).
