@@ -98,6 +98,16 @@ class ThingsController {
     return { id, name: body.name };
   }
 
+  /** Identified by the body's `amount` alone: a changed note is the same request. */
+  @Post('by-amount')
+  @Idempotent({
+    fingerprint: ({ body }) => (body as { amount?: number }).amount,
+  })
+  byAmount(@Body() body: { amount: number; note?: string }) {
+    gate.runs++;
+    return { id: randomUUID(), amount: body.amount };
+  }
+
   @Post('optional')
   @Idempotent({ required: false })
   optional() {
@@ -195,6 +205,39 @@ describe.each(['fastify', 'express'] as const)(
       };
       const quoted = await post('"abc\\"d"', { name: 'a' });
       expect(((await quoted.json()) as { id: string }).id).toBe(first.id);
+    });
+
+    it('tells requests apart by their query string, in any parameter order: 422 for another query', async () => {
+      const first = await post('q1', { name: 'a' }, '/things?x=1&y=2');
+      expect(first.status).toBe(201);
+      const reordered = await post('q1', { name: 'a' }, '/things?y=2&x=1');
+      expect(reordered.status).toBe(201);
+      expect(reordered.headers.get('idempotent-replayed')).toBe('true');
+      const other = await post('q1', { name: 'a' }, '/things?x=2&y=2');
+      expect(other.status).toBe(422);
+      expect(gate.runs).toBe(1);
+    });
+
+    it('lets a route choose what identifies a request (its fingerprint option)', async () => {
+      const first = await post(
+        'f1',
+        { amount: 5, note: 'a' },
+        '/things/by-amount',
+      );
+      expect(first.status).toBe(201);
+      const renoted = await post(
+        'f1',
+        { amount: 5, note: 'b' },
+        '/things/by-amount',
+      );
+      expect(renoted.headers.get('idempotent-replayed')).toBe('true');
+      const other = await post(
+        'f1',
+        { amount: 6, note: 'a' },
+        '/things/by-amount',
+      );
+      expect(other.status).toBe(422);
+      expect(gate.runs).toBe(1);
     });
 
     it('refuses a completed key reused with a different body: 422', async () => {

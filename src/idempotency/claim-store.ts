@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { renewWhileRunning } from './claim-lease';
 import { FoldedWarning } from './folded-warning';
-import type { IdempotentRouteOptions } from './idempotency-options.interface';
+import type { ResolvedRouteOptions } from './resolved-options';
 import type { ResolvedIdempotencyOptions } from './resolved-options';
 import type {
   CompletedEntry,
@@ -17,7 +17,7 @@ import { storageKeyFor } from './storage-key';
 export interface Claim {
   storageKey: string;
   lock: InFlightEntry;
-  route: Required<IdempotentRouteOptions>;
+  route: ResolvedRouteOptions;
   /** How long the lock outlives its last renewal: the wait for a retry after its owner died. */
   leaseMs: number;
 }
@@ -49,7 +49,7 @@ export class ClaimStore {
     scope: string,
     key: string,
     fingerprint: string,
-    route: Required<IdempotentRouteOptions>,
+    route: ResolvedRouteOptions,
   ): Claim {
     return {
       storageKey: storageKeyFor(scope, key, this.options.keyPrefix),

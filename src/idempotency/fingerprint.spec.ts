@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import {
+  canonicalQuery,
   canonicalJson,
   MAX_FINGERPRINT_DEPTH,
   requestFingerprint,
@@ -63,5 +65,33 @@ describe('requestFingerprint', () => {
       `${'['.repeat(MAX_FINGERPRINT_DEPTH)}${']'.repeat(MAX_FINGERPRINT_DEPTH)}`,
     );
     expect(() => requestFingerprint('POST', '/x', ok)).not.toThrow();
+  });
+
+  it('covers the query string, in a canonical order', () => {
+    const body = { a: 1 };
+    const at = (query?: string) =>
+      requestFingerprint('POST', '/orders', body, query);
+    expect(at('?x=1')).not.toBe(at('?x=2'));
+    expect(at('?x=1')).not.toBe(at());
+    expect(at('?b=2&a=1')).toBe(at('?a=1&b=2'));
+    expect(at('?a=2&a=1')).toBe(at('?a=1&a=2'));
+    expect(at('?a=1&a=1')).not.toBe(at('?a=1'));
+    expect(at('?x=%20')).toBe(at('?x=+'));
+  });
+
+  it('is what it was before the query counted, for a request without one (entries stored then still match)', () => {
+    const before = createHash('sha256')
+      .update('POST /orders\n{"a":1}')
+      .digest('hex');
+    expect(requestFingerprint('POST', '/orders', { a: 1 })).toBe(before);
+    expect(requestFingerprint('POST', '/orders', { a: 1 }, '')).toBe(before);
+    expect(requestFingerprint('POST', '/orders', { a: 1 }, '?')).toBe(before);
+  });
+});
+
+describe('canonicalQuery', () => {
+  it('sorts by name then value and keeps repeated names', () => {
+    expect(canonicalQuery('?b=2&a=1&a=0')).toBe('a=0&a=1&b=2');
+    expect(canonicalQuery(undefined)).toBe('');
   });
 });

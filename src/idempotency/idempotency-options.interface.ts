@@ -13,9 +13,28 @@ export type IdempotencyOutcome =
   | 'degraded'; // storage failed or timed out: the handler ran without it
 
 /** Options a route can override with `@Idempotent({...})`. */
+/** What a route's `fingerprint` option is given to choose from. */
+export interface FingerprintInput {
+  method: string;
+  /** Without the query string. */
+  path: string;
+  /** The query string's parameters; a repeated name has all its values. */
+  query: Record<string, string[]>;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 export interface IdempotentRouteOptions {
   /** Reject requests without the header (400). Default true. */
   required?: boolean;
+  /**
+   * What identifies a request on this route, when not the default (method, path, canonical query
+   * and body): its result is hashed as canonical JSON with the method and path. A key reused with a
+   * different result is refused (422).
+   *
+   * @example @Idempotent({ fingerprint: ({ body }) => (body as Payment).amountCents })
+   */
+  fingerprint?: (request: FingerprintInput) => unknown;
   /** How long a successful response is replayed. */
   ttlSeconds?: number;
   /** The longest a claim can block duplicates: its owner stops renewing it after this. */

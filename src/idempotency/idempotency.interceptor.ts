@@ -29,6 +29,7 @@ import type {
 } from './idempotency-options.interface';
 import {
   ResolvedIdempotencyOptions,
+  type ResolvedRouteOptions,
   resolveOptions,
   resolveRouteOptions,
 } from './resolved-options';
@@ -39,6 +40,29 @@ import {
 } from './storage/idempotency-storage.interface';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The request's fingerprint: the route's own choice of what identifies it, or the default. */
+function fingerprintOf(
+  request: HttpRequest,
+  route: ResolvedRouteOptions,
+): string {
+  const at = request.url.indexOf('?');
+  const path = at < 0 ? request.url : request.url.slice(0, at);
+  const search = at < 0 ? undefined : request.url.slice(at);
+  if (!route.fingerprint)
+    return requestFingerprint(request.method, path, request.body, search);
+  const query: Record<string, string[]> = {};
+  for (const [name, value] of new URLSearchParams(search))
+    (query[name] ??= []).push(value);
+  const chosen = route.fingerprint({
+    method: request.method,
+    path,
+    query,
+    body: request.body,
+    headers: request.headers,
+  });
+  return requestFingerprint(request.method, path, chosen ?? null);
+}
 
 /**
  * Claims the key, replays a stored response, refuses a reused key (422) or a duplicate in flight (409),
@@ -78,7 +102,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
         [context.getHandler(), context.getClass()],
       ),
     );
-    const idempotency = this.readContext(request, route.required);
+    const idempotency = this.readContext(request, route);
     if (!idempotency) return next.handle();
     attachIdempotencyContext(request, idempotency);
     return from(this.run(context, next, idempotency, route));
@@ -88,7 +112,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     context: ExecutionContext,
     next: CallHandler,
     idempotency: IdempotencyContext,
-    route: Required<IdempotentRouteOptions>,
+    route: ResolvedRouteOptions,
   ): Promise<unknown> {
     const request = context.switchToHttp().getRequest<HttpRequest>();
     const claim = this.claims.newClaim(
@@ -121,17 +145,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private readContext(
     request: HttpRequest,
-    required: boolean,
+    route: ResolvedRouteOptions,
   ): IdempotencyContext | undefined {
     const { headerName, keyPattern } = this.options;
     const header = request.headers[headerName.toLowerCase()];
-    if (header === undefined && !required) return undefined;
+    if (header === undefined && !route.required) return undefined;
     const key = parseIdempotencyKey(header, headerName, keyPattern);
-    const path = request.url.split('?', 1)[0];
     return new IdempotencyContext(
       key,
       this.options.scope(request) ?? 'global',
-      requestFingerprint(request.method, path, request.body),
+      fingerprintOf(request, route),
       headerName,
     );
   }

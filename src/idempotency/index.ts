@@ -13,6 +13,7 @@ export * from './idempotency.exceptions';
 export * from './idempotency-options.interface';
 export {
   canonicalJson,
+  canonicalQuery,
   MAX_FINGERPRINT_DEPTH,
   requestFingerprint,
 } from './fingerprint';

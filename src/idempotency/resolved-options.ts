@@ -8,9 +8,9 @@ import { DEFAULT_KEY_PREFIX } from './storage-key';
 
 /** The module's options with every default filled in, once. */
 export type ResolvedIdempotencyOptions = Required<
-  Omit<IdempotencyModuleOptions, 'storage' | 'onOutcome'>
+  Omit<IdempotencyModuleOptions, 'storage' | 'onOutcome' | 'fingerprint'>
 > &
-  Pick<IdempotencyModuleOptions, 'onOutcome'>;
+  Pick<IdempotencyModuleOptions, 'onOutcome' | 'fingerprint'>;
 
 export function resolveOptions(
   options: IdempotencyModuleOptions,
@@ -31,17 +31,25 @@ export function resolveOptions(
     ttlSeconds: options.ttlSeconds ?? 86400,
     lockTtlMs: options.lockTtlMs ?? 30000,
     onOutcome: options.onOutcome,
+    fingerprint: options.fingerprint,
   };
 }
+
+/** A route's options with the module's defaults filled in (`fingerprint` stays optional). */
+export type ResolvedRouteOptions = Required<
+  Omit<IdempotentRouteOptions, 'fingerprint'>
+> &
+  Pick<IdempotentRouteOptions, 'fingerprint'>;
 
 /** A route's `@Idempotent({...})` over the module's resolved defaults. */
 export function resolveRouteOptions(
   defaults: ResolvedIdempotencyOptions,
   route: IdempotentRouteOptions | undefined,
-): Required<IdempotentRouteOptions> {
+): ResolvedRouteOptions {
   return {
     required: route?.required ?? defaults.required,
     ttlSeconds: route?.ttlSeconds ?? defaults.ttlSeconds,
     lockTtlMs: route?.lockTtlMs ?? defaults.lockTtlMs,
+    fingerprint: route?.fingerprint ?? defaults.fingerprint,
   };
 }
