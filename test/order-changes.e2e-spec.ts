@@ -195,6 +195,79 @@ describe('Changing an order: PATCH with merge patches, ETags and If-Match, keys,
       expect(cleared.headers.get('etag')).toBe('"3"');
     });
 
+    it('keeps metadata keys named like Object.prototype members, on create and on patch, or refuses them (never drops one)', async () => {
+      const names = Object.getOwnPropertyNames(Object.prototype);
+      const allowed = names.filter((name) =>
+        /^[A-Za-z0-9_.-]{1,40}$/.test(name),
+      );
+      expect(allowed).toEqual(
+        expect.arrayContaining([
+          'constructor',
+          'toString',
+          'valueOf',
+          'hasOwnProperty',
+        ]),
+      );
+      // "__proto__" is refused by the JSON parser (a prototype-poisoning guard), "constructor" and
+      // "prototype" by the validation pipe: 400, never dropped. Every other name is kept.
+      const reserved = ['__proto__', 'constructor', 'prototype'];
+      const metadata = Object.fromEntries(
+        allowed
+          .filter((name) => !reserved.includes(name))
+          .map((name) => [name, `v-${name}`]),
+      );
+      const { token, id, created } = await anOrder({
+        ...validOrder(),
+        metadata,
+      });
+      expect(created.body.metadata).toEqual(metadata);
+      expect((await read(token, id)).body.metadata).toEqual(metadata);
+      const changed = await patch(
+        token,
+        id,
+        { metadata: { toString: null, valueOf: 'changed' } },
+        { ifMatch: '"1"' },
+      );
+      expect(changed.status).toBe(200);
+      const expected = Object.fromEntries(
+        Object.entries({ ...metadata, valueOf: 'changed' }).filter(
+          ([name]) => name !== 'toString',
+        ),
+      );
+      expect(changed.body.metadata).toEqual(expected);
+      const poisoned = await send(t.url, 'POST', '/orders', {
+        token,
+        key: `proto-${id}`,
+        rawBody:
+          '{"currency":"USD","items":[{"sku":"A","quantity":1,"unitPriceCents":1}],"metadata":{"__proto__":"x"}}',
+      });
+      expect(poisoned.status).toBe(400);
+      for (const name of ['constructor', 'prototype']) {
+        const refused = await send(t.url, 'POST', '/orders', {
+          token,
+          key: `${name}-${id}`,
+          body: { ...validOrder(), metadata: { [name]: 'x', kept: 'y' } },
+        });
+        expect(refused.status).toBe(400);
+        expect(refused.body.error).toMatchObject({
+          code: 'VALIDATION_FAILED',
+          details: [
+            {
+              field: `metadata.${name}`,
+              message: expect.stringContaining('reserved'),
+            },
+          ],
+        });
+        const refusedPatch = await patch(
+          token,
+          id,
+          { metadata: { [name]: 'x' } },
+          { ifMatch: '"2"' },
+        );
+        expect(refusedPatch.status).toBe(400);
+      }
+    });
+
     it('answers a patch that changes nothing with the order as it is, ETag unchanged', async () => {
       const { token, id } = await anOrder();
       const same = await patch(

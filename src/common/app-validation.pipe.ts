@@ -43,6 +43,27 @@ export function validationDetails(
   return details;
 }
 
+const RESERVED_KEYS = ['constructor', 'prototype', '__proto__'];
+
+/**
+ * The path of an own key named `constructor`, `prototype` or `__proto__` in a parsed body, if any.
+ * Iterative: a body nested deeper than the call stack is refused elsewhere, not overflowed here.
+ */
+function findReservedKey(body: unknown): string | undefined {
+  const stack: [unknown, string][] = [[body, '']];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    const isArray = Array.isArray(value);
+    for (const [key, child] of Object.entries(value)) {
+      const at = isArray ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      if (!isArray && RESERVED_KEYS.includes(key)) return at;
+      stack.push([child, at]);
+    }
+  }
+  return undefined;
+}
+
 /**
  * Strict DTO validation: unknown fields and wrong types are refused (no implicit conversion), and
  * every failure is listed per field in the error envelope.
@@ -58,6 +79,24 @@ export class AppValidationPipe extends ValidationPipe {
       exceptionFactory: (errors) =>
         new ValidationFailedError(validationDetails(errors)),
     });
+  }
+
+  /**
+   * Nest deletes every `constructor`, `prototype` and `__proto__` key of a body before validating it
+   * (prototype pollution), which would drop a client's key without a word, e.g. a metadata entry named
+   * `constructor`. The JSON parser already refuses `__proto__` and `constructor.prototype`; the other
+   * two names are refused here, where the client is told, instead of being dropped.
+   */
+  protected override stripProtoKeys(value: unknown): void {
+    const reserved = findReservedKey(value);
+    if (reserved)
+      throw new ValidationFailedError([
+        {
+          field: reserved,
+          message:
+            'property names "constructor" and "prototype" are reserved: use another name',
+        },
+      ]);
   }
 
   override async transform(

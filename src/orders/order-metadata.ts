@@ -1,3 +1,5 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
 /** The client's own key-value references on an order; Stripe's limits. One source for code and contract. */
@@ -41,6 +43,20 @@ export function IsOrderMetadata(
   options: { nullValues?: boolean } = {},
   validationOptions?: ValidationOptions,
 ): PropertyDecorator {
+  return applyDecorators(
+    // The client's object as sent: class-transformer's copy skips a key named like a member of
+    // Object.prototype (toString, valueOf, constructor, ...), which would drop it without a word.
+    Transform(({ obj, key }) => (obj as Record<string, unknown>)[key], {
+      toClassOnly: true,
+    }),
+    metadataValidator(options, validationOptions),
+  );
+}
+
+function metadataValidator(
+  options: { nullValues?: boolean },
+  validationOptions?: ValidationOptions,
+): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isOrderMetadata',
@@ -80,7 +96,7 @@ export function metadataSchema(nullValues = false) {
     description:
       `Your own references: at most ${METADATA_MAX_KEYS} keys, each 1-40 characters of ` +
       `A-Z, a-z, 0-9, "_", "." and "-" (${METADATA_KEY_PATTERN.source}), each value a string of at most ` +
-      `${METADATA_MAX_VALUE_LENGTH} characters` +
+      `${METADATA_MAX_VALUE_LENGTH} characters; "constructor", "prototype" and "__proto__" are refused` +
       (nullValues
         ? '; null deletes a key, and `"metadata": null` deletes them all'
         : ''),

@@ -165,7 +165,7 @@ export interface components {
       /** @example gift wrap, please */
       note?: string | null;
       /**
-       * @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters
+       * @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters; "constructor", "prototype" and "__proto__" are refused
        * @example {
        *       "crmId": "C-1042"
        *     }
@@ -189,7 +189,7 @@ export interface components {
        */
       totalCents: number;
       note: string | null;
-      /** @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters */
+      /** @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters; "constructor", "prototype" and "__proto__" are refused */
       metadata: {
         [key: string]: string;
       };
@@ -213,7 +213,7 @@ export interface components {
        */
       note?: string | null;
       /**
-       * @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters; null deletes a key, and `"metadata": null` deletes them all
+       * @description Your own references: at most 50 keys, each 1-40 characters of A-Z, a-z, 0-9, "_", "." and "-" (^[A-Za-z0-9_.-]{1,40}$), each value a string of at most 500 characters; "constructor", "prototype" and "__proto__" are refused; null deletes a key, and `"metadata": null` deletes them all
        * @example {
        *       "crmId": "C-1042",
        *       "channel": null
