@@ -13,10 +13,13 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { createClient, RESP_TYPES } from 'redis';
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
+  IDEMPOTENCY_CHANNELS,
   Idempotent,
   IdempotencyOutcome,
   IdempotencyModule,
+  InMemoryStorageInProductionError,
   RedisIdempotencyStorage,
 } from '../src/idempotency';
 import type { RedisArgument, RedisScriptClient } from '../src/idempotency';
@@ -426,5 +429,165 @@ describe('RedisIdempotencyStorage', () => {
     await storage.complete(key, 't', done, 50);
     await new Promise((resolve) => setTimeout(resolve, 120));
     expect(await storage.claim(key, lock('next'), 5000)).toBeNull();
+  });
+});
+
+describe('IdempotencyModule diagnostics: node:diagnostics_channel, as a third-party library subscribes', () => {
+  const redis = createClient({ url: redisUrl });
+  beforeAll(() => redis.connect());
+  afterAll(() => redis.quit());
+
+  /** Every channel's messages, in order, as `channel: detail`. */
+  function listen() {
+    const heard: string[] = [];
+    const listeners = Object.entries(IDEMPOTENCY_CHANNELS).map(([, name]) => {
+      const listener = (message: unknown) => {
+        const m = message as Record<string, string | number | undefined>;
+        const detail =
+          m.result ?? m.outcome ?? m.operation ?? m.retryAfterSeconds ?? '';
+        heard.push(`${name.replace('idempotency:', '')}:${String(detail)}`);
+      };
+      subscribe(name, listener);
+      return () => unsubscribe(name, listener);
+    });
+    return { heard, stop: () => listeners.forEach((stop) => stop()) };
+  }
+
+  it('publishes claim, replay, conflict and mismatch; onOutcome (metrics) is fed from the outcome channel', async () => {
+    const events: IdempotencyOutcome[] = [];
+    const { app, url } = await startApp('fastify', scriptClient(redis), events);
+    const { heard, stop } = listen();
+    const post = (key: string, name: string) =>
+      fetch(`${url}/things`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ name }),
+      });
+    try {
+      await post('d1', 'a');
+      await post('d1', 'a');
+      await post('d1', 'b');
+      const held = gate.hold();
+      const first = post('d2', 'a');
+      await held;
+      expect((await post('d2', 'a')).status).toBe(409);
+      gate.open();
+      await first;
+      expect(heard).toEqual([
+        'claim:claimed',
+        'outcome:created',
+        'claim:taken',
+        'replay:replayed',
+        'outcome:replayed',
+        'claim:taken',
+        'mismatch:',
+        'outcome:key_reused',
+        'claim:claimed',
+        'claim:taken',
+        'conflict:1',
+        'outcome:conflict_in_flight',
+        'outcome:created',
+      ]);
+      expect(events).toEqual([
+        'created',
+        'replayed',
+        'key_reused',
+        'conflict_in_flight',
+        'created',
+      ]);
+    } finally {
+      stop();
+      await app.close();
+    }
+  });
+
+  it('publishes each storage failure and the fallback to the handler', async () => {
+    const events: IdempotencyOutcome[] = [];
+    const refusing = {
+      sendCommand: () => Promise.reject(new Error('ECONNREFUSED')),
+      runScript: () => Promise.reject(new Error('ECONNREFUSED')),
+    };
+    const { app, url } = await startApp('fastify', refusing, events, {
+      storageTimeoutMs: 100,
+    });
+    const { heard, stop } = listen();
+    try {
+      const response = await fetch(`${url}/things`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k' },
+        body: JSON.stringify({ name: 'a' }),
+      });
+      expect(response.status).toBe(201);
+      expect(heard).toEqual([
+        'store-failure:claim',
+        'outcome:degraded',
+        'claim:unavailable',
+        'fallback:',
+        'outcome:created',
+      ]);
+    } finally {
+      stop();
+      await app.close();
+    }
+  });
+});
+
+describe('IdempotencyModule safe defaults', () => {
+  @Controller('open')
+  class OpenController {
+    @Post()
+    @Idempotent()
+    create() {
+      return { ok: true };
+    }
+  }
+
+  async function boot(
+    options: Parameters<typeof IdempotencyModule.forRoot>[0],
+    nodeEnv = 'test',
+  ) {
+    const warnings: string[] = [];
+    const previous = process.env.NODE_ENV;
+    process.env.NODE_ENV = nodeEnv;
+    try {
+      const moduleRef = await Test.createTestingModule({
+        imports: [IdempotencyModule.forRoot(options)],
+        controllers: [OpenController],
+      }).compile();
+      const app = moduleRef.createNestApplication(new FastifyAdapter(), {
+        logger: {
+          log: () => undefined,
+          error: () => undefined,
+          warn: (message: unknown) => warnings.push(String(message)),
+        },
+      });
+      await app.init();
+      await app.close();
+      return warnings;
+    } finally {
+      process.env.NODE_ENV = previous;
+    }
+  }
+
+  it('refuses the in-memory storage under NODE_ENV=production, in one line, unless allowed', async () => {
+    await expect(boot({}, 'production')).rejects.toThrow(
+      InMemoryStorageInProductionError,
+    );
+    await expect(boot({}, 'production')).rejects.toThrow(
+      /^IdempotencyModule: the in-memory storage .* refused under NODE_ENV=production: pass a shared storage/,
+    );
+    await expect(
+      boot({ allowInMemoryStorage: true, scope: () => 'x' }, 'production'),
+    ).resolves.toEqual([]);
+    await expect(boot({ scope: () => 'x' })).resolves.toEqual([]);
+  });
+
+  it('warns once at start-up when idempotent routes have no key scope', async () => {
+    const warnings = await boot({});
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^idempotent routes without a key scope .*OpenController\.create \(\/open\).*set IdempotencyModule's scope/,
+    );
+    expect(await boot({ scope: () => 'user' })).toEqual([]);
   });
 });

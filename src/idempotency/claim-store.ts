@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { renewWhileRunning } from './claim-lease';
+import { publish } from './diagnostics';
 import { FoldedWarning } from './folded-warning';
 import type { ResolvedRouteOptions } from './resolved-options';
 import type { ResolvedIdempotencyOptions } from './resolved-options';
@@ -39,10 +40,12 @@ export class ClaimStore {
     10_000,
   );
 
+  /** `owner`: who the diagnostics messages come from (the interceptor). */
   constructor(
     private readonly storage: IdempotencyStorage,
     private readonly options: ResolvedIdempotencyOptions,
     private readonly onFailure: (request: unknown) => void,
+    private readonly owner: object,
   ) {}
 
   newClaim(
@@ -69,11 +72,15 @@ export class ClaimStore {
       const existing = await this.bounded(
         this.storage.claim(claim.storageKey, claim.lock, claim.leaseMs),
       );
-      return existing
+      const result: ClaimResult = existing
         ? { kind: 'taken', entry: existing }
         : { kind: 'claimed' };
+      this.published('claim', request, { result: result.kind }, claim);
+      return result;
     } catch (error) {
       this.failed('claim', error, request);
+      this.published('claim', request, { result: 'unavailable' }, claim);
+      this.published('fallback', request);
       // A claim that timed out may still land later; queue its release behind it so that no
       // orphaned lock answers 409 to the retries of a request that has already run.
       this.storage
@@ -125,7 +132,26 @@ export class ClaimStore {
     return withTimeout(operation, this.options.storageTimeoutMs);
   }
 
-  private failed(operation: string, error: unknown, request: unknown): void {
+  private published(
+    name: 'claim' | 'fallback' | 'storeFailure',
+    request: unknown,
+    fields: Record<string, unknown> = {},
+    claim?: Claim,
+  ): void {
+    publish(name, {
+      request,
+      interceptor: this.owner,
+      ...(claim && { storageKey: claim.storageKey }),
+      ...fields,
+    });
+  }
+
+  private failed(
+    operation: 'claim' | 'complete' | 'release',
+    error: unknown,
+    request: unknown,
+  ): void {
+    this.published('storeFailure', request, { operation, error });
     this.onFailure(request);
     this.degraded.warn(
       `idempotency storage ${operation} failed, continuing without it: ${String(error)}`,

@@ -64,8 +64,13 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
    * running). It bounds how long retries get 409 after the owner crashed. Default 5000 ms.
    */
   lockLeaseMs?: number;
-  /** Default: an in-memory storage (one process only). */
+  /**
+   * Default: an in-memory storage (one process only, forgotten on restart), which is refused under
+   * NODE_ENV=production unless `allowInMemoryStorage`.
+   */
   storage?: IdempotencyStorage;
+  /** Accept the in-memory storage under NODE_ENV=production (a single process that may forget). */
+  allowInMemoryStorage?: boolean;
   /** Upper bound of one storage call; past it the request goes on without the fast path. Default 250 ms. */
   storageTimeoutMs?: number;
   /** Prefix of storage keys. Default `idem:`. */

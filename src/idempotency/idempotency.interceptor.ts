@@ -4,11 +4,13 @@ import {
   Inject,
   Injectable,
   NestInterceptor,
+  OnModuleDestroy,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import { retryAfterSeconds } from './claim-lease';
 import { Claim, ClaimStore } from './claim-store';
+import { channels, type OutcomeMessage, publish } from './diagnostics';
 import { requestFingerprint } from './fingerprint';
 import { HttpExchange, type HttpRequest } from './http-exchange';
 import {
@@ -70,10 +72,14 @@ function fingerprintOf(
  * application's own last line of defence (e.g. a unique constraint, see `insertOnce`) must still hold.
  */
 @Injectable()
-export class IdempotencyInterceptor implements NestInterceptor {
+export class IdempotencyInterceptor
+  implements NestInterceptor, OnModuleDestroy
+{
   private readonly options: ResolvedIdempotencyOptions;
   private readonly exchange: HttpExchange;
   private readonly claims: ClaimStore;
+  /** `onOutcome`, fed from the outcome channel (this interceptor's messages only). */
+  private readonly outcomeListener?: (message: unknown) => void;
 
   constructor(
     @Inject(IDEMPOTENCY_MODULE_OPTIONS) options: IdempotencyModuleOptions,
@@ -87,9 +93,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
       reflector,
       this.options.storedHeaders,
     );
-    this.claims = new ClaimStore(storage, this.options, (request) =>
-      this.report('degraded', request),
+    this.claims = new ClaimStore(
+      storage,
+      this.options,
+      (request) => this.report('degraded', request),
+      this,
     );
+    const onOutcome = this.options.onOutcome;
+    if (onOutcome) {
+      this.outcomeListener = (message) => {
+        const { interceptor, outcome, request } = message as OutcomeMessage;
+        if (interceptor === this) onOutcome(outcome, request);
+      };
+      channels.outcome.subscribe(this.outcomeListener);
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.outcomeListener)
+      channels.outcome.unsubscribe(this.outcomeListener);
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -133,8 +155,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       stopRenewing?.();
       if (owned) await this.claims.release(claim, request);
-      if (error instanceof IdempotencyKeyReusedException)
+      if (error instanceof IdempotencyKeyReusedException) {
+        publish('mismatch', { request, interceptor: this });
         this.report('key_reused', request);
+      }
       throw error;
     }
     stopRenewing?.();
@@ -166,18 +190,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ): unknown {
     const request = context.switchToHttp().getRequest<HttpRequest>();
     if (entry.fingerprint !== claim.lock.fingerprint) {
+      publish('mismatch', { request, interceptor: this });
       this.report('key_reused', request);
       throw new IdempotencyKeyReusedException(this.options.headerName);
     }
     if (entry.state === 'in_flight') {
-      this.report('conflict_in_flight', request);
       const retryAfter = retryAfterSeconds(entry, claim.leaseMs);
+      publish('conflict', {
+        request,
+        interceptor: this,
+        retryAfterSeconds: retryAfter,
+      });
+      this.report('conflict_in_flight', request);
       this.exchange.setHeader(context, 'Retry-After', String(retryAfter));
       throw new IdempotencyRequestInProgressException(
         retryAfter,
         this.options.headerName,
       );
     }
+    publish('replay', { request, interceptor: this, outcome: 'replayed' });
     this.report('replayed', request);
     return this.exchange.replay(context, entry);
   }
@@ -190,6 +221,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ): void {
     if (!idempotency.replayed) return this.report('created', request);
     this.exchange.setHeader(context, REPLAYED_HEADER, 'true');
+    publish('replay', { request, interceptor: this, outcome: 'resolved' });
     this.report('resolved', request);
   }
 
@@ -212,7 +244,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     await this.claims.store(claim, entry, request);
   }
 
+  /** Every outcome goes out on the outcome channel; `onOutcome` hears it from there. */
   private report(outcome: IdempotencyOutcome, request: unknown): void {
-    this.options.onOutcome?.(outcome, request);
+    publish('outcome', { request, interceptor: this, outcome });
   }
 }

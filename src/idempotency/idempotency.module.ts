@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import {
   IDEMPOTENCY_MODULE_OPTIONS,
@@ -6,7 +7,10 @@ import {
 } from './idempotency.module-definition';
 import { IdempotencyModuleOptions } from './idempotency-options.interface';
 import { IdempotencyStorage } from './storage/idempotency-storage.interface';
-import { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
+import {
+  chooseStorage,
+  IdempotencyStartupChecks,
+} from './idempotency-startup-checks';
 
 /**
  * Registers the idempotency interceptor and its storage (global by default).
@@ -18,13 +22,15 @@ import { InMemoryIdempotencyStorage } from './storage/in-memory.storage';
  * })
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     IdempotencyInterceptor,
+    IdempotencyStartupChecks,
     {
       provide: IdempotencyStorage,
       inject: [IDEMPOTENCY_MODULE_OPTIONS],
-      useFactory: (options: IdempotencyModuleOptions) =>
-        options.storage ?? new InMemoryIdempotencyStorage(),
+      // The in-memory default is refused under NODE_ENV=production (one line, at start-up).
+      useFactory: (options: IdempotencyModuleOptions) => chooseStorage(options),
     },
   ],
   exports: [

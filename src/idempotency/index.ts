@@ -39,3 +39,14 @@ export {
 export type { EntryCodecOptions, SampleResponse } from './storage/entry-codec';
 export { storageKeyFor, DEFAULT_KEY_PREFIX } from './storage-key';
 export { FoldedWarning } from './folded-warning';
+export { IDEMPOTENCY_CHANNELS } from './diagnostics';
+export type {
+  ClaimMessage,
+  ConflictMessage,
+  FallbackMessage,
+  MismatchMessage,
+  OutcomeMessage,
+  ReplayMessage,
+  StoreFailureMessage,
+} from './diagnostics';
+export { InMemoryStorageInProductionError } from './idempotency-startup-checks';

@@ -8,7 +8,10 @@ import { DEFAULT_KEY_PREFIX } from './storage-key';
 
 /** The module's options with every default filled in, once. */
 export type ResolvedIdempotencyOptions = Required<
-  Omit<IdempotencyModuleOptions, 'storage' | 'onOutcome' | 'fingerprint'>
+  Omit<
+    IdempotencyModuleOptions,
+    'storage' | 'onOutcome' | 'fingerprint' | 'allowInMemoryStorage'
+  >
 > &
   Pick<IdempotencyModuleOptions, 'onOutcome' | 'fingerprint'>;
 
