@@ -268,6 +268,53 @@ describe('Changing an order: PATCH with merge patches, ETags and If-Match, keys,
       }
     });
 
+    it('keeps a key to its route in Redis as in Postgres: a create key reused on a PATCH answers the same with and without the Redis entries', async () => {
+      const sequence = async (forgetRedis: boolean) => {
+        const user = newUser();
+        const token = tokenFor(user);
+        const key = `shared-${user}`;
+        const forget = async () => {
+          if (!forgetRedis) return;
+          await redis.del([
+            idempotencyRedisKey(user, key),
+            idempotencyRedisKey(user, key, 'PATCH /orders/:id'),
+          ]);
+        };
+        const created = await createOrder(t, token, key, validOrder());
+        await forget();
+        // The same key on another route: another key, applied (the database keeps PATCH keys in
+        // order_changes and create keys in orders; Redis scopes them by route as well).
+        const changed = await patch(
+          token,
+          created.body.id,
+          { note: 'changed' },
+          { ifMatch: '"1"', key },
+        );
+        await forget();
+        const retriedCreate = await createOrder(t, token, key, validOrder());
+        await forget();
+        const retriedPatch = await patch(
+          token,
+          created.body.id,
+          { note: 'changed' },
+          { ifMatch: '"1"', key },
+        );
+        return [created, changed, retriedCreate, retriedPatch].map((answer) => [
+          answer.status,
+          answer.headers.get('idempotent-replayed'),
+          (answer.body as { id?: string }).id === created.body.id,
+        ]);
+      };
+      const withRedis = await sequence(false);
+      expect(withRedis).toEqual([
+        [201, null, true],
+        [200, null, true],
+        [201, 'true', true],
+        [200, 'true', true],
+      ]);
+      expect(await sequence(true)).toEqual(withRedis);
+    });
+
     it('answers a patch that changes nothing with the order as it is, ETag unchanged', async () => {
       const { token, id } = await anOrder();
       const same = await patch(
@@ -534,7 +581,9 @@ describe('Changing an order: PATCH with merge patches, ETags and If-Match, keys,
       expect(retry.headers.get('etag')).toBe('"2"');
       expect(retry.body).toEqual(first.body);
       // Redis lost the entry: the database answers the same.
-      await redis.del(idempotencyRedisKey(user, 'change-1'));
+      await redis.del(
+        idempotencyRedisKey(user, 'change-1', 'PATCH /orders/:id'),
+      );
       const fromDatabase = await patch(
         token,
         id,
@@ -557,7 +606,9 @@ describe('Changing an order: PATCH with merge patches, ETags and If-Match, keys,
       );
       expect(reused.status).toBe(422);
       expect(reused.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
-      await redis.del(idempotencyRedisKey(user, 'change-1'));
+      await redis.del(
+        idempotencyRedisKey(user, 'change-1', 'PATCH /orders/:id'),
+      );
       const reusedInDatabase = await patch(
         token,
         id,

@@ -48,14 +48,16 @@ export class ClaimStore {
     private readonly owner: object,
   ) {}
 
+  /** `routeName`: the route the key belongs to, with the scope (`POST /orders`). */
   newClaim(
     scope: string,
     key: string,
     fingerprint: string,
     route: ResolvedRouteOptions,
+    routeName: string,
   ): Claim {
     return {
-      storageKey: storageKeyFor(scope, key, this.options.keyPrefix),
+      storageKey: storageKeyFor(scope, key, this.options.keyPrefix, routeName),
       lock: {
         state: 'in_flight',
         fingerprint,

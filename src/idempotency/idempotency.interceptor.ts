@@ -9,7 +9,9 @@ import {
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import { retryAfterSeconds } from './claim-lease';
+import { PATH_METADATA } from '@nestjs/common/constants';
 import { Claim, ClaimStore } from './claim-store';
+import { routeName } from './storage-key';
 import { channels, type OutcomeMessage, publish } from './diagnostics';
 import { requestFingerprint } from './fingerprint';
 import { HttpExchange, type HttpRequest } from './http-exchange';
@@ -78,6 +80,7 @@ export class IdempotencyInterceptor
   private readonly options: ResolvedIdempotencyOptions;
   private readonly exchange: HttpExchange;
   private readonly claims: ClaimStore;
+  private readonly routeNames = new WeakMap<object, string>();
   /** `onOutcome`, fed from the outcome channel (this interceptor's messages only). */
   private readonly outcomeListener?: (message: unknown) => void;
 
@@ -142,6 +145,7 @@ export class IdempotencyInterceptor
       idempotency.key,
       idempotency.fingerprint,
       route,
+      this.routeNameOf(context, request.method),
     );
     const claimed = await this.claims.claimKey(claim, request);
     if (claimed.kind === 'taken')
@@ -165,6 +169,21 @@ export class IdempotencyInterceptor
     this.reportSuccess(context, idempotency, request);
     if (owned) await this.storeResponse(context, claim, body);
     return body;
+  }
+
+  /** `POST /orders`: the route a key belongs to, from the controller's and handler's paths (cached). */
+  private routeNameOf(context: ExecutionContext, method: string): string {
+    const handler = context.getHandler();
+    let name = this.routeNames.get(handler);
+    if (name === undefined) {
+      name = routeName(
+        method,
+        this.reflector.get<string>(PATH_METADATA, context.getClass()),
+        this.reflector.get<string>(PATH_METADATA, handler),
+      );
+      this.routeNames.set(handler, name);
+    }
+    return name;
   }
 
   private readContext(

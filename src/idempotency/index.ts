@@ -37,7 +37,7 @@ export {
   UnreadableEntryError,
 } from './storage/entry-codec';
 export type { EntryCodecOptions, SampleResponse } from './storage/entry-codec';
-export { storageKeyFor, DEFAULT_KEY_PREFIX } from './storage-key';
+export { storageKeyFor, routeName, DEFAULT_KEY_PREFIX } from './storage-key';
 export { FoldedWarning } from './folded-warning';
 export { IDEMPOTENCY_CHANNELS } from './diagnostics';
 export type {

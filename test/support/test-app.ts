@@ -155,9 +155,16 @@ export async function countOrders(t: TestApp, userId: string): Promise<number> {
   return rows[0].n;
 }
 
+/** The route a create's key belongs to, with its user. */
+export const CREATE_ROUTE = 'POST /orders';
+
 /** Where the app keeps a key's lock or response in Redis (the library's own key function). */
-export function idempotencyRedisKey(userId: string, key: string): string {
-  return storageKeyFor(userId, key);
+export function idempotencyRedisKey(
+  userId: string,
+  key: string,
+  route = CREATE_ROUTE,
+): string {
+  return storageKeyFor(userId, key, undefined, route);
 }
 
 /** The app's entry codec: the one its Redis storage writes and reads with. */

@@ -11,6 +11,7 @@ import {
   send,
   tokenFor,
   validOrder,
+  CREATE_ROUTE,
 } from './test-app';
 import { until } from './until';
 
@@ -126,7 +127,7 @@ export function describeTopology(
     it('keeps each key on the node that serves its slot (every script touches one key: no hash tags)', async () => {
       const user = newUser();
       await post(apps[0], tokenFor(user), 'slot');
-      const key = storageKeyFor(user, 'slot');
+      const key = storageKeyFor(user, 'slot', undefined, CREATE_ROUTE);
       expect(
         await nodeCommand(await topology.masterOf(key), ['EXISTS', key]),
       ).toBe(1);
@@ -145,11 +146,18 @@ export function describeTopology(
     it('fails over in the middle of a burst: no duplicate, no 5xx, the fast path back without a restart', async () => {
       const user = newUser();
       const token = tokenFor(user);
-      const doomed = await topology.masterOf(storageKeyFor(user, 'round-0'));
+      const doomed = await topology.masterOf(
+        storageKeyFor(user, 'round-0', undefined, CREATE_ROUTE),
+      );
       // Probe keys the failed-over master serves: the fast path is back when one replays from Redis.
       const probes: string[] = [];
       for (let i = 0; probes.length < 80 && i < 20_000; i++)
-        if (await topology.servedBy(storageKeyFor(user, `probe-${i}`), doomed))
+        if (
+          await topology.servedBy(
+            storageKeyFor(user, `probe-${i}`, undefined, CREATE_ROUTE),
+            doomed,
+          )
+        )
           probes.push(`probe-${i}`);
       const statuses: number[] = [];
       let rounds = 0;
@@ -165,7 +173,9 @@ export function describeTopology(
       })();
       await until(() => Promise.resolve(rounds >= 3));
       const killedAt = Date.now();
-      await topology.killMasterOf(storageKeyFor(user, 'round-0'));
+      await topology.killMasterOf(
+        storageKeyFor(user, 'round-0', undefined, CREATE_ROUTE),
+      );
       // The burst goes on through the failure, then stops, so that only the probes replay from now on.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       stop = true;
