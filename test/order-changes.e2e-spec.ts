@@ -281,12 +281,13 @@ describe('Changing an order: PATCH with merge patches, ETags and If-Match, keys,
           ]);
         };
         const created = await createOrder(t, token, key, validOrder());
+        const id = created.body.id as string;
         await forget();
         // The same key on another route: another key, applied (the database keeps PATCH keys in
         // order_changes and create keys in orders; Redis scopes them by route as well).
         const changed = await patch(
           token,
-          created.body.id,
+          id,
           { note: 'changed' },
           { ifMatch: '"1"', key },
         );
@@ -295,14 +296,14 @@ describe('Changing an order: PATCH with merge patches, ETags and If-Match, keys,
         await forget();
         const retriedPatch = await patch(
           token,
-          created.body.id,
+          id,
           { note: 'changed' },
           { ifMatch: '"1"', key },
         );
         return [created, changed, retriedCreate, retriedPatch].map((answer) => [
           answer.status,
           answer.headers.get('idempotent-replayed'),
-          (answer.body as { id?: string }).id === created.body.id,
+          (answer.body as { id?: string }).id === id,
         ]);
       };
       const withRedis = await sequence(false);
