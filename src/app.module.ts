@@ -84,6 +84,7 @@ import type { RedisScripting } from './redis/redis-commander';
         storage: new RedisIdempotencyStorage(redis, {
           sampleResponse: SAMPLE_CREATED_ORDER,
           compressResponses: config.compressResponses,
+          encryptionKeys: config.encryptionKeys,
         }),
         onOutcome: (outcome: IdempotencyOutcome, request: unknown) =>
           metrics.recordOutcome(request, outcome),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   EntryCodec,
   RESPONSE_FORMAT_VERSION,
@@ -79,7 +79,8 @@ describe('EntryCodec', () => {
       'compressed against another sample',
       () => new EntryCodec().encodeResponse(response),
     ],
-    ['of an unknown format byte', () => Buffer.of(3, 1, 2, 3)],
+    ['of an unknown format byte', () => Buffer.of(9, 1, 2, 3)],
+    ['encrypted, to a codec without keys', () => Buffer.of(3, 1, 2, 3, 4)],
     ['cut short', () => codec.encodeResponse(response).subarray(0, 20)],
     [
       'JSON of another version',
@@ -94,4 +95,65 @@ describe('EntryCodec', () => {
       expect(() => codec.decode(stored())).toThrow(UnreadableEntryError);
     },
   );
+});
+
+describe('EntryCodec with encryption keys (AES-256-GCM)', () => {
+  const oldKey = randomBytes(32);
+  const newKey = randomBytes(32);
+  const storageKey = 'idem:alice:abc';
+
+  it('stores no response text in clear and reads it back with the storage key as associated data', () => {
+    const codec = new EntryCodec(sample, { encryptionKeys: [oldKey] });
+    for (const compressResponses of [true, false]) {
+      const plain = new EntryCodec(sample, { compressResponses });
+      const sealed = new EntryCodec(sample, {
+        compressResponses,
+        encryptionKeys: [oldKey],
+      });
+      const stored = sealed.encodeResponse(response, storageKey);
+      expect(stored[0]).toBe(3);
+      expect(stored.includes(Buffer.from('"status"'))).toBe(false);
+      expect(sealed.decode(stored, storageKey)).toEqual(response);
+      expect(() => plain.decode(stored, storageKey)).toThrow(
+        UnreadableEntryError,
+      );
+    }
+    // Two writes of one response differ (a fresh IV each time).
+    expect(codec.encodeResponse(response, storageKey)).not.toEqual(
+      codec.encodeResponse(response, storageKey),
+    );
+  });
+
+  it('refuses an entry moved to another storage key, or altered', () => {
+    const codec = new EntryCodec(sample, { encryptionKeys: [oldKey] });
+    const stored = codec.encodeResponse(response, storageKey);
+    expect(() => codec.decode(stored, 'idem:mallory:abc')).toThrow(
+      /does not authenticate/,
+    );
+    const altered = Buffer.from(stored);
+    altered[30] ^= 1;
+    expect(() => codec.decode(altered, storageKey)).toThrow(
+      UnreadableEntryError,
+    );
+  });
+
+  it('rotates: an entry under the old key reads after the new one is put first; dropping the old key makes it unreadable', () => {
+    const before = new EntryCodec(sample, { encryptionKeys: [oldKey] });
+    const stored = before.encodeResponse(response, storageKey);
+    const rotated = new EntryCodec(sample, {
+      encryptionKeys: [newKey, oldKey],
+    });
+    expect(rotated.decode(stored, storageKey)).toEqual(response);
+    expect(rotated.encodeResponse(response, storageKey)).not.toEqual(stored);
+    const dropped = new EntryCodec(sample, { encryptionKeys: [newKey] });
+    expect(() => dropped.decode(stored, storageKey)).toThrow(
+      /key no longer configured/,
+    );
+  });
+
+  it('refuses a key that is not 32 bytes', () => {
+    expect(
+      () => new EntryCodec(sample, { encryptionKeys: [randomBytes(16)] }),
+    ).toThrow(/32 bytes/);
+  });
 });

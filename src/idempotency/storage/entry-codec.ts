@@ -1,3 +1,9 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  hash,
+  randomBytes,
+} from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import type {
   CompletedEntry,
@@ -12,6 +18,12 @@ import type {
 export const JSON_FORMAT_VERSION = 1;
 /** Format 2, compressed responses: a version byte, then a zlib stream. */
 export const RESPONSE_FORMAT_VERSION = 2;
+/**
+ * Format 3, an encrypted response: the byte 0x03, the 4-byte id of the key (the start of its
+ * sha256), a 12-byte IV, the AES-256-GCM ciphertext of the format 1 or 2 bytes, and the 16-byte tag.
+ * The storage key is the associated data: an entry copied under another key does not decrypt.
+ */
+export const ENCRYPTED_FORMAT_VERSION = 3;
 
 /** What a typical stored response looks like: its text becomes the compression dictionary. */
 export interface SampleResponse {
@@ -28,6 +40,12 @@ export interface EntryCodecOptions {
    * rolling deploy in either direction.
    */
   compressResponses?: boolean;
+  /**
+   * AES-256 keys (32 bytes each): the first encrypts every stored response, all of them decrypt,
+   * so a key is rotated in by putting it first and out by dropping it once its entries expired.
+   * An entry whose key was dropped is unreadable, and then treated as absent. None: plain.
+   */
+  encryptionKeys?: Uint8Array[];
 }
 
 export class UnreadableEntryError extends Error {
@@ -38,6 +56,25 @@ export class UnreadableEntryError extends Error {
 }
 
 const JSON_OPEN_BRACE = 0x7b;
+const KEY_ID_BYTES = 4;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+interface EncryptionKey {
+  id: Buffer;
+  secret: Uint8Array;
+}
+
+function toEncryptionKey(secret: Uint8Array): EncryptionKey {
+  if (secret.length !== 32)
+    throw new Error(
+      `an idempotency encryption key must be 32 bytes (AES-256), not ${secret.length}`,
+    );
+  return {
+    id: hash('sha256', secret, 'buffer').subarray(0, KEY_ID_BYTES),
+    secret,
+  };
+}
 /**
  * A 2 KiB window and a small hash table: stored responses are a few hundred bytes, and zlib's
  * defaults (32 KiB window, memLevel 8) allocate about 256 KiB per call and double its time. The
@@ -86,12 +123,14 @@ function encodeJson(entry: IdempotencyEntry): string {
 export class EntryCodec {
   private readonly dictionary: Buffer;
   private readonly compressResponses: boolean;
+  private readonly keys: EncryptionKey[];
 
   constructor(
     sample: SampleResponse = { status: 200, headers: {}, body: {} },
     options: EntryCodecOptions = {},
   ) {
     this.compressResponses = options.compressResponses ?? true;
+    this.keys = (options.encryptionKeys ?? []).map(toEncryptionKey);
     this.dictionary = Buffer.from(
       JSON.stringify([
         '0'.repeat(64),
@@ -106,7 +145,55 @@ export class EntryCodec {
     return encodeJson(lock);
   }
 
-  encodeResponse(entry: CompletedEntry): Buffer {
+  /** The response's bytes; encrypted with the first key, bound to `storageKey`, when keys are set. */
+  encodeResponse(entry: CompletedEntry, storageKey = ''): Buffer {
+    const plain = this.encodePlainResponse(entry);
+    return this.keys.length > 0 ? this.encrypt(plain, storageKey) : plain;
+  }
+
+  private encrypt(plain: Buffer, storageKey: string): Buffer {
+    const { id, secret } = this.keys[0];
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', secret, iv);
+    cipher.setAAD(Buffer.from(storageKey));
+    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([
+      Buffer.of(ENCRYPTED_FORMAT_VERSION),
+      id,
+      iv,
+      sealed,
+      cipher.getAuthTag(),
+    ]);
+  }
+
+  private decrypt(bytes: Buffer, storageKey: string): Buffer {
+    const id = bytes.subarray(1, 1 + KEY_ID_BYTES);
+    const key = this.keys.find((candidate) => candidate.id.equals(id));
+    if (!key)
+      throw new UnreadableEntryError(
+        `format ${ENCRYPTED_FORMAT_VERSION}: encrypted with a key no longer configured`,
+      );
+    const ivEnd = 1 + KEY_ID_BYTES + IV_BYTES;
+    try {
+      const decipher = createDecipheriv(
+        'aes-256-gcm',
+        key.secret,
+        bytes.subarray(1 + KEY_ID_BYTES, ivEnd),
+      );
+      decipher.setAAD(Buffer.from(storageKey));
+      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+      return Buffer.concat([
+        decipher.update(bytes.subarray(ivEnd, bytes.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+    } catch {
+      throw new UnreadableEntryError(
+        `format ${ENCRYPTED_FORMAT_VERSION}: does not authenticate (another key's entry, or altered)`,
+      );
+    }
+  }
+
+  private encodePlainResponse(entry: CompletedEntry): Buffer {
     if (!this.compressResponses) return Buffer.from(encodeJson(entry));
     const text = JSON.stringify([
       entry.fingerprint,
@@ -121,8 +208,15 @@ export class EntryCodec {
     return Buffer.concat([Buffer.of(RESPONSE_FORMAT_VERSION), stream]);
   }
 
-  decode(stored: Buffer | string): IdempotencyEntry {
+  /** `storageKey`: where it was read from, which an encrypted entry must have been written for. */
+  decode(stored: Buffer | string, storageKey = ''): IdempotencyEntry {
     const bytes = typeof stored === 'string' ? Buffer.from(stored) : stored;
+    if (bytes[0] === ENCRYPTED_FORMAT_VERSION)
+      return this.decodePlain(this.decrypt(bytes, storageKey));
+    return this.decodePlain(bytes);
+  }
+
+  private decodePlain(bytes: Buffer): IdempotencyEntry {
     if (bytes[0] === JSON_OPEN_BRACE) return this.decodeJson(bytes);
     if (bytes[0] === RESPONSE_FORMAT_VERSION) return this.decodeResponse(bytes);
     throw new UnreadableEntryError(`format byte ${bytes[0]}`);

@@ -1,4 +1,8 @@
-import { EntryCodec, type SampleResponse } from './entry-codec';
+import {
+  EntryCodec,
+  type SampleResponse,
+  UnreadableEntryError,
+} from './entry-codec';
 import type {
   CompletedEntry,
   IdempotencyEntry,
@@ -43,6 +47,11 @@ export interface RedisIdempotencyStorageOptions {
   sampleResponse?: SampleResponse;
   /** Compress stored responses (the default) or store them as JSON: see EntryCodecOptions. */
   compressResponses?: boolean;
+  /**
+   * AES-256-GCM keys (32 bytes): the first encrypts stored responses, bound to their storage key;
+   * all decrypt. An entry whose key was dropped is treated as absent. See EntryCodecOptions.
+   */
+  encryptionKeys?: Uint8Array[];
 }
 
 /** Lua prelude: go on only while KEYS[1] is an in-flight lock carrying our token (ARGV[1]). */
@@ -61,6 +70,13 @@ return 1`;
 /** Extend the lock only if it still carries our token (a live owner keeps its claim). */
 const RENEW_IF_OWNER =
   WHILE_OWNER + `return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+
+/** Replace an entry with a lock only if it is still the bytes that were read (compare-and-set). */
+const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
 
 /** Delete the lock only if it still carries our token (compare-and-delete). */
 const RELEASE_IF_OWNER = WHILE_OWNER + `return redis.call('DEL', KEYS[1])`;
@@ -82,6 +98,7 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
   ) {
     this.codec = new EntryCodec(options.sampleResponse, {
       compressResponses: options.compressResponses,
+      encryptionKeys: options.encryptionKeys,
     });
   }
 
@@ -103,10 +120,37 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
       { returnBuffers: true },
     );
     if (previous === null || previous === undefined) return null;
-    const entry = this.codec.decode(previous as Buffer | string);
+    let entry: IdempotencyEntry;
+    try {
+      entry = this.codec.decode(previous as Buffer | string, key);
+    } catch (error) {
+      if (!(error instanceof UnreadableEntryError)) throw error;
+      return this.claimOverUnreadable(key, previous as Buffer, lock, lockTtlMs);
+    }
     return entry.state === 'in_flight'
       ? this.withLeaseExpiry(key, entry)
       : entry;
+  }
+
+  /**
+   * An entry this build cannot read (a dropped encryption key, another key's entry, an unknown
+   * format) is treated as absent: replaced by this claim, if it is still the same entry, so that the
+   * request runs and the application's own constraint decides. Anything else in between: degrade.
+   */
+  private async claimOverUnreadable(
+    key: string,
+    unreadable: Buffer,
+    lock: InFlightEntry,
+    lockTtlMs: number,
+  ): Promise<null> {
+    const replaced = await this.redis.runScript(REPLACE_IF_UNCHANGED, key, [
+      unreadable,
+      this.codec.encodeLock(lock),
+      String(lockTtlMs),
+    ]);
+    if (Number(replaced) !== 1)
+      throw new UnreadableEntryError('changed while it was being replaced');
+    return null;
   }
 
   /** A second round trip, on the 409 path only: how long the owner's lease has left. */
@@ -128,7 +172,7 @@ export class RedisIdempotencyStorage implements IdempotencyStorage {
   ): Promise<boolean> {
     const reply = await this.redis.runScript(COMPLETE_IF_OWNER, key, [
       token,
-      this.codec.encodeResponse(entry),
+      this.codec.encodeResponse(entry, key),
       String(ttlMs),
     ]);
     return Number(reply) === 1;
