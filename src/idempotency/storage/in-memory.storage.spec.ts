@@ -1,3 +1,4 @@
+import { describeIdempotencyStorageContract } from '../testing';
 import { InMemoryIdempotencyStorage } from './in-memory.storage';
 
 describe('InMemoryIdempotencyStorage', () => {
@@ -37,3 +38,7 @@ describe('InMemoryIdempotencyStorage', () => {
     expect(await storage.claim('k', lock('b'), 100)).toBeNull();
   });
 });
+
+describeIdempotencyStorageContract('InMemoryIdempotencyStorage', () =>
+  Promise.resolve({ storage: new InMemoryIdempotencyStorage() }),
+);
