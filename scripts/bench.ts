@@ -235,7 +235,7 @@ function startApp(databaseUrl: string): Promise<AppProcess> {
       ...measuredAppEnv({ databaseUrl, redisUrl, jwtSecret: secret }),
       ...pick(
         process.env,
-        /^(DB_POOL_SIZE|DB_PREPARED_STATEMENTS|DB_POOLER|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS)$/,
+        /^(DB_POOL_SIZE|DB_PREPARED_STATEMENTS|DB_POOLER|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS|IDEMPOTENCY_ENCRYPTION_KEYS|IDEMPOTENCY_COMPRESS_RESPONSES)$/,
       ),
     },
     { nodeFlags: [...productionNodeFlags(), ...profile], discardStdout: true },
