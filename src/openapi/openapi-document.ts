@@ -12,7 +12,8 @@ const API_DESCRIPTION = `
 Orders whose creation is always safe to retry.
 
 **Retry semantics.** Every \`POST /orders\` carries an \`Idempotency-Key\` (unique per order, e.g. a UUID).
-Keys are scoped to the authenticated user.
+Keys are scoped to the authenticated user and the route (a key used on POST /orders is another key on PATCH
+/orders/{id}); a request is identified by its method, path, query string (in any order) and body.
 
 ${retrySemanticsTable()}
 
