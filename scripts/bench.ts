@@ -1,5 +1,8 @@
 /**
  * npm run bench [-- --duration 10 --connections 32 --scenarios create,replay --json bench.json --svg docs/bench.svg]
+ * npm run bench -- --against 8bcee7a [--rounds 2 --duration 6 --scenarios create,replay,read,list]
+ *   builds that commit in a temporary worktree and prints, from one run, each path's req/s there and
+ *   here and their ratio (the best of the rounds, the two builds alternating).
  *
  * Starts the production build (dist/main.js, with the V8 flags of `npm run start:prod`) on a fresh
  * database and a Redis database of its own, drives it with autocannon, and prints one table:
@@ -19,10 +22,11 @@ import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   freePort,
   productionNodeFlags,
@@ -159,6 +163,10 @@ const { values: flags } = parseArgs({
     svg: { type: 'string' },
     // A directory: profile the app (node --cpu-prof) for the whole run.
     'cpu-prof': { type: 'string' },
+    // A commit (any git ref): build it in a temporary worktree and compare it with this checkout in
+    // the same run, round after round, the best round of each kept.
+    against: { type: 'string' },
+    rounds: { type: 'string', default: '2' },
   },
 });
 const duration = Number(flags.duration);
@@ -191,7 +199,121 @@ const postHeaders = (key: string) => ({
   'idempotency-key': key,
 });
 
+/** This checkout's scenarios against `ref`'s build, in one run: a table of req/s and the ratio. */
+async function compareAgainst(ref: string): Promise<void> {
+  const other = prepareBuild(ref);
+  const wanted = scenarios.filter((name) => !name.startsWith('ceiling-'));
+  const best = new Map<string, number>();
+  try {
+    for (let round = 1; round <= Number(flags.rounds); round++) {
+      // Each round swaps which build goes first: neither always meets a cold machine.
+      const builds: [string, string | undefined][] = [
+        [other.label, other.main],
+        ['now', undefined],
+      ];
+      if (round % 2 === 0) builds.reverse();
+      for (const [label, main] of builds) {
+        const results = await benchBuild(wanted, main);
+        for (const result of results) {
+          const cell = `${label}:${result.scenario}`;
+          best.set(cell, Math.max(best.get(cell) ?? 0, result.rps));
+        }
+        console.error(
+          `round ${round} ${label}: ${results.map((r) => `${r.scenario} ${Math.round(r.rps)}/s`).join(', ')}`,
+        );
+      }
+    }
+  } finally {
+    other.remove();
+  }
+  const rows = wanted.map((name) => {
+    const before = best.get(`${other.label}:${name}`) ?? 0;
+    const now = best.get(`now:${name}`) ?? 0;
+    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} |`;
+  });
+  console.log(
+    [
+      `${connections} connections, ${duration} s x ${flags.rounds} rounds, best round; ${os.cpus().length} cores`,
+      '',
+      `| path | ${other.label} | now | now / ${other.label} |`,
+      '|---|---:|---:|---:|',
+      ...rows,
+    ].join('\n'),
+  );
+}
+
+/**
+ * `ref` checked out in a temporary worktree and built (its dependencies installed with npm ci, or
+ * this checkout's linked when its lock file is the same); `remove` deletes the worktree.
+ */
+function prepareBuild(ref: string): {
+  label: string;
+  main: string;
+  remove: () => void;
+} {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { encoding: 'utf8' }).trim();
+  const sha = git('rev-parse', '--short', `${ref}^{commit}`);
+  const dir = join(os.tmpdir(), `orders-bench-${sha}-${process.pid}`);
+  git('worktree', 'add', '--detach', dir, sha);
+  const remove = () => {
+    try {
+      git('worktree', 'remove', '--force', dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    const sameLock =
+      git('rev-parse', `${sha}:package-lock.json`) ===
+      git('hash-object', 'package-lock.json');
+    if (sameLock)
+      symlinkSync(
+        join(process.cwd(), 'node_modules'),
+        join(dir, 'node_modules'),
+      );
+    else
+      execFileSync('npm', ['ci', '--no-audit', '--no-fund'], {
+        cwd: dir,
+        stdio: 'ignore',
+      });
+    execFileSync('npm', ['run', 'build'], { cwd: dir, stdio: 'ignore' });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  console.error(`built ${ref} (${sha}) in ${dir}`);
+  return { label: sha, main: join(dir, 'dist', 'main.js'), remove };
+}
+
+/** One build's scenarios on a fresh database and Redis database, its results in order. */
+async function benchBuild(names: Scenario[], main?: string): Promise<Result[]> {
+  const database = await createScratchDatabase(adminUrl, 'orders_bench');
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  await redis.flushDb();
+  let app: AppProcess | undefined;
+  try {
+    app = await startApp(database.url, main);
+    const seeded = await seed(app.url);
+    const results: Result[] = [];
+    for (const name of names) {
+      await runSql(database.url, 'ANALYZE orders');
+      results.push(
+        await run(name, app.url, seeded, database.url, app.child.pid!),
+      );
+    }
+    return results;
+  } finally {
+    await app?.stop();
+    await redis.flushDb();
+    await redis.quit();
+    await database.drop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (flags.against) return compareAgainst(flags.against);
   const database = await createScratchDatabase(adminUrl, 'orders_bench');
   const databaseUrl = database.url;
   const redis = createClient({ url: redisUrl });
@@ -226,7 +348,7 @@ async function main(): Promise<void> {
   }
 }
 
-function startApp(databaseUrl: string): Promise<AppProcess> {
+function startApp(databaseUrl: string, main?: string): Promise<AppProcess> {
   const profile = flags['cpu-prof']
     ? ['--cpu-prof', '--cpu-prof-dir', flags['cpu-prof']]
     : [];
@@ -238,7 +360,11 @@ function startApp(databaseUrl: string): Promise<AppProcess> {
         /^(DB_POOL_SIZE|DB_PREPARED_STATEMENTS|DB_POOLER|REDIS_COMMAND_TIMEOUT_MS|LOG_LEVEL|NODE_OPTIONS|IDEMPOTENCY_ENCRYPTION_KEYS|IDEMPOTENCY_COMPRESS_RESPONSES)$/,
       ),
     },
-    { nodeFlags: [...productionNodeFlags(), ...profile], discardStdout: true },
+    {
+      nodeFlags: [...productionNodeFlags(), ...profile],
+      discardStdout: true,
+      main,
+    },
   );
 }
 

@@ -108,6 +108,8 @@ export async function startAppProcess(
 
 interface StartOptions {
   nodeFlags?: string[];
+  /** Another build's entry point (bench --against); default this checkout's dist/main.js. */
+  main?: string;
   /** Drop stdout (a benchmark's request log), keeping only stderr for messages. */
   discardStdout?: boolean;
 }
@@ -120,28 +122,32 @@ async function startOnce(
 ): Promise<AppProcess> {
   const port = await freePort();
   const adminPort = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), MAIN], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      ADMIN_PORT: String(adminPort),
-      DATABASE_URL: process.env.DATABASE_URL,
-      DB_MIGRATIONS_RUN: 'false',
-      // A new Postgres connection on a starved machine (the flake hunt's, a core hogged beside the
-      // chaos run) took over the 3 s default, and an instance failed its start-up. Tests that prove
-      // the timeout, or cut Postgres, set their own.
-      DB_CONNECT_TIMEOUT_MS: '15000',
-      REDIS_URL: process.env.REDIS_URL,
-      JWT_SECRET: process.env.JWT_SECRET,
-      THROTTLE_LIMIT: process.env.THROTTLE_LIMIT,
-      WEBHOOK_THROTTLE_LIMIT: process.env.WEBHOOK_THROTTLE_LIMIT,
-      HEALTH_THROTTLE_LIMIT: process.env.HEALTH_THROTTLE_LIMIT,
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeFlags ?? []), options.main ?? MAIN],
+    {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        DATABASE_URL: process.env.DATABASE_URL,
+        DB_MIGRATIONS_RUN: 'false',
+        // A new Postgres connection on a starved machine (the flake hunt's, a core hogged beside the
+        // chaos run) took over the 3 s default, and an instance failed its start-up. Tests that prove
+        // the timeout, or cut Postgres, set their own.
+        DB_CONNECT_TIMEOUT_MS: '15000',
+        REDIS_URL: process.env.REDIS_URL,
+        JWT_SECRET: process.env.JWT_SECRET,
+        THROTTLE_LIMIT: process.env.THROTTLE_LIMIT,
+        WEBHOOK_THROTTLE_LIMIT: process.env.WEBHOOK_THROTTLE_LIMIT,
+        HEALTH_THROTTLE_LIMIT: process.env.HEALTH_THROTTLE_LIMIT,
+        ...env,
+      },
+      stdio: ['ignore', options.discardStdout ? 'ignore' : 'pipe', 'pipe'],
     },
-    stdio: ['ignore', options.discardStdout ? 'ignore' : 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   const keep = (chunk: Buffer) => {
     output += chunk.toString();
