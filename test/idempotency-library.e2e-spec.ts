@@ -176,7 +176,12 @@ describe.each(['fastify', 'express'] as const)(
       gate.runs = 0;
       ({ app, url } = await startApp(kind, scriptClient(redis), events));
     });
-    afterEach(() => app.close());
+    // A request a failed test left held would keep app.close() waiting for ever.
+    afterEach(async () => {
+      gate.held = false;
+      gate.open();
+      await app.close();
+    });
 
     const post = (key: string | undefined, body: object, path = '/things') =>
       fetch(`${url}${path}`, {
@@ -275,15 +280,22 @@ describe.each(['fastify', 'express'] as const)(
 
     it('keeps renewing a running claim, so a lease shorter than the request still answers 409', async () => {
       await app.close();
+      // A 1 s lease, renewed every third of it, and the request held for 2.5 leases: without the
+      // renewals the lock would lapse. (A 150 ms lease lapsed once on a loaded machine, where the
+      // event loop stalled longer than it between two renewals.)
       ({ app, url } = await startApp(kind, scriptClient(redis), events, {
-        lockLeaseMs: 150,
+        lockLeaseMs: 1000,
       }));
       const entered = gate.hold();
       const first = post('k5', { name: 'a' });
-      await entered;
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      expect((await post('k5', { name: 'a' })).status).toBe(409);
-      gate.open();
+      try {
+        await entered;
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        expect((await post('k5', { name: 'a' })).status).toBe(409);
+      } finally {
+        // Never left held: a held request would keep app.close() waiting past the hook's timeout.
+        gate.open();
+      }
       expect((await first).status).toBe(201);
       expect(gate.runs).toBe(1);
     });
@@ -456,6 +468,7 @@ describe('IdempotencyModule diagnostics: node:diagnostics_channel, as a third-pa
         'created',
       ]);
     } finally {
+      gate.open();
       stop();
       await app.close();
     }
