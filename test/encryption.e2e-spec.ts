@@ -84,12 +84,4 @@ describe('stored responses encrypted at rest, with key rotation', () => {
       await dropped.close();
     }
   });
-
-  it('refuses a key that is not 32 bytes, naming the variable and not the key', async () => {
-    await expect(
-      createTestApp({ env: { IDEMPOTENCY_ENCRYPTION_KEYS: 'c2hvcnQ=' } }),
-    ).rejects.toThrow(
-      /IDEMPOTENCY_ENCRYPTION_KEYS: key 1 is not 32 bytes in base64 or hex/,
-    );
-  });
 });

@@ -136,6 +136,26 @@ describe('IDEMPOTENCY_COMPRESS_RESPONSES', () => {
   });
 });
 
+describe('IDEMPOTENCY_ENCRYPTION_KEYS', () => {
+  it('reads 32-byte keys in base64 or hex, and refuses any other, naming the variable and not the key', () => {
+    const base64 = Buffer.alloc(32, 1).toString('base64');
+    const hex = Buffer.alloc(32, 2).toString('hex');
+    expect(
+      withEnv(
+        { IDEMPOTENCY_ENCRYPTION_KEYS: `${base64}, ${hex}` },
+        idempotencyConfig,
+      ).encryptionKeys,
+    ).toEqual([Buffer.alloc(32, 1), Buffer.alloc(32, 2)]);
+    expect(withEnv({}, idempotencyConfig).encryptionKeys).toEqual([]);
+    for (const bad of ['c2hvcnQ=', 'not a key at all', `${hex}00`])
+      expect(() =>
+        withEnv({ IDEMPOTENCY_ENCRYPTION_KEYS: bad }, idempotencyConfig),
+      ).toThrow(
+        /^(?!.*c2hvcnQ).*IDEMPOTENCY_ENCRYPTION_KEYS: key 1 is not 32 bytes in base64 or hex/s,
+      );
+  });
+});
+
 describe('TRUST_PROXY', () => {
   it('is off by default, and takes true or a list of proxy addresses', () => {
     expect(withEnv({}, appConfig).trustProxy).toBe(false);
