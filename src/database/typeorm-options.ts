@@ -5,6 +5,7 @@ import { DatabaseConfig } from '../config/database.config';
 import { OrderChangeEntity } from '../orders/order-change.entity';
 import { OrderEntity } from '../orders/order.entity';
 import { PaymentEventEntity } from '../payments/payment-event.entity';
+import { ReplicationGuardedClient } from './replication-guarded-client';
 
 /**
  * Where the migrations are: compiled to dist/migrations by `npm run build`, found from the bundle
@@ -46,6 +47,12 @@ export function buildTypeOrmOptions(config: DatabaseConfig): DataSourceOptions {
         lock_timeout: config.lockTimeoutMs,
       }),
       query_timeout: config.statementTimeoutMs + 1000,
+      // No commit acknowledged on a cancelled synchronous wait; a read-only node's connection dropped.
+      Client: ReplicationGuardedClient,
+      // A primary that vanished without a FIN (a cut network, a fenced host) is noticed by the
+      // kernel within seconds, not the two hours of Linux's default, even on an idle pooled client.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5000,
       idleTimeoutMillis: 30000,
       connectionTimeoutMillis: config.connectTimeoutMs,
       application_name: 'orders',

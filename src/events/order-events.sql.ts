@@ -59,7 +59,7 @@ export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
 
 /**
  * The oldest `limit` pending events, in the order they were written, as one simple-protocol round trip
- * (its third result). A plain index scan of order_events_pending_idx, never a bitmap scan: the index
+ * (its fourth result). A plain index scan of order_events_pending_idx, never a bitmap scan: the index
  * keeps an entry for every row published since the last vacuum, and only a plain scan marks those
  * dead as it passes them (the next scan skips them); the planner, seeing few pending rows, would
  * otherwise pick a bitmap scan that reads every such entry and its heap page in every round (under
@@ -71,7 +71,7 @@ export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
 export function selectPendingEvents(limit: number): string {
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`invalid batch size ${limit}`);
-  return `BEGIN; SET LOCAL enable_bitmapscan = off;
+  return `BEGIN; SET LOCAL enable_bitmapscan = off; SELECT pg_current_xact_id();
   SELECT id, order_id, type, sequence, data::text AS data,
     to_char(created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS time,
     publish_attempts AS attempts

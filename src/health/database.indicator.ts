@@ -13,7 +13,7 @@ export const SCHEMA_MISSING = 'schema missing: run npm run migration:run';
 const PING_TIMEOUT_MS = 1500;
 
 /**
- * Postgres for readiness, on a connection of its own: a pool busy with slow requests (a locked
+ * Postgres for readiness, on a connection of its own, which must take writes (a primary): a pool busy with slow requests (a locked
  * table, a burst) says nothing about whether the database is up, and readiness must not turn 503 on
  * every instance at once because of it. Concurrent checks share one probe, and its answer is reused
  * for HEALTH_CACHE_MS. Until every migration of this build is found applied, the probe checks the
@@ -78,8 +78,11 @@ export class DatabaseIndicator implements OnApplicationShutdown {
     try {
       if (this.closed) throw new Error('shutting down');
       this.client ??= await this.connect();
-      if (this.schemaComplete) await this.client.query('SELECT 1');
-      else error = await this.checkSchema(this.client);
+      if (await this.readOnly(this.client))
+        throw new Error(
+          'it is read-only (a standby, or a demoted primary): no primary is answering',
+        );
+      if (!this.schemaComplete) error = await this.checkSchema(this.client);
     } catch (cause) {
       error = `Postgres did not answer: ${(cause as Error).message}`;
       const broken = this.client;
@@ -88,6 +91,17 @@ export class DatabaseIndicator implements OnApplicationShutdown {
     }
     this.last = { at: Date.now(), error };
     return error;
+  }
+
+  /**
+   * A node that cannot take writes is no database for this service: during a failover the address
+   * may still lead to the old primary, demoted, or to a standby. Not ready until a primary answers.
+   */
+  private async readOnly(client: Client): Promise<boolean> {
+    const { rows } = await client.query<{ read_only: string }>(
+      "SELECT current_setting('transaction_read_only') AS read_only",
+    );
+    return rows[0].read_only === 'on';
   }
 
   private async checkSchema(client: Client): Promise<string | undefined> {

@@ -6,5 +6,7 @@ process.once('exit', () => {
     const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
     if (match) packages.add(match[1]);
   }
-  process.stdout.write(`loaded from node_modules: ${JSON.stringify([...packages].sort())}\n`);
+  process.stdout.write(
+    `loaded from node_modules: ${JSON.stringify([...packages].sort())}\n`,
+  );
 });

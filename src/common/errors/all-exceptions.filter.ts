@@ -30,6 +30,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         `request ${request.id ?? '-'} answered 503: ${String(exception)}`,
       );
     }
+    for (const [name, value] of Object.entries(rendered.headers ?? {}))
+      httpAdapter.setHeader(response, name, value);
     if (exception instanceof AppException)
       for (const [name, value] of Object.entries(exception.headers))
         httpAdapter.setHeader(response, name, value);

@@ -2,9 +2,15 @@
  * Tells a database that does not answer (503: the client may retry) from a bug (500). Postgres
  * SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, incl. statement
  * timeout 57014), lock_timeout (55P03: the table is locked, e.g. by a non-concurrent CREATE INDEX)
- * and the pg driver's own connect/timeout failures count as unavailability.
+ * a read-only node (25006: a failover in progress) and the pg driver's own connect/timeout failures
+ * count as unavailability.
  */
 const LOCK_NOT_AVAILABLE = '55P03';
+/**
+ * A write refused because the node is read-only: a demoted primary or a standby reached during a
+ * failover. For the client it is the same as no primary answering: retry (503), not a 4xx.
+ */
+export const READ_ONLY_TRANSACTION = '25006';
 const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57'];
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
@@ -21,6 +27,7 @@ const UNAVAILABLE_MESSAGES = [
   /Connection is not established/i,
   /Query read timeout/i,
   /Client has encountered a connection error/i,
+  /Client was closed and is not queryable/i,
 ];
 
 export const UNIQUE_VIOLATION = '23505';
@@ -50,7 +57,12 @@ export function isUniqueViolationOf(
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = sqlState(error);
-  if (code && (UNAVAILABLE_NODE_CODES.has(code) || code === LOCK_NOT_AVAILABLE))
+  if (
+    code &&
+    (UNAVAILABLE_NODE_CODES.has(code) ||
+      code === LOCK_NOT_AVAILABLE ||
+      code === READ_ONLY_TRANSACTION)
+  )
     return true;
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     return UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) =>

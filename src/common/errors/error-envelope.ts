@@ -8,6 +8,8 @@ export interface RenderedError {
   body: ErrorEnvelope;
   /** True when the error is a bug or an unknown failure that must be logged with its stack. */
   unexpected: boolean;
+  /** Headers the answer carries (Retry-After on a 503 the client should retry). */
+  headers?: Record<string, string>;
 }
 
 /** Fastify's own request errors (raised before any Nest handler runs), by their stable code. */
@@ -178,6 +180,8 @@ export function renderError(exception: unknown): RenderedError {
           'The database is unavailable; retry with the same Idempotency-Key',
         ),
         unexpected: false,
+        // A failover takes seconds: the client's next try should come soon, not at once.
+        headers: { 'retry-after': '1' },
       };
     }
   }
