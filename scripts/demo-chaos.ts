@@ -14,9 +14,8 @@
  * redis-server and nats-server binaries: the demo starts a Redis of its own (the run flushes it) unless
  * DEMO_REDIS_URL names one, which it then flushes.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { chaosTable, runChaos } from '../test/support/chaos.ts';
+import { chaosSecrets, chaosTable, runChaos } from '../test/support/chaos.ts';
 import { startNatsCluster } from '../test/support/nats-server.ts';
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
@@ -51,8 +50,7 @@ async function main(): Promise<void> {
     const report = await runChaos({
       databaseUrl: database.url,
       redisUrl,
-      jwtSecret: randomBytes(32).toString('hex'),
-      webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
+      ...chaosSecrets(),
       logicalOrders: Number(flags.orders),
       clients: Number(flags.clients),
       seed: Number(flags.seed),

@@ -31,6 +31,8 @@ export interface RetryEvent {
   reason: RetryReason;
   /** The answer's status, when there was one. */
   status?: number;
+  /** The answer's error code (`HTTP_<status>` when its body was not the service's envelope). */
+  code?: string;
   method: string;
   path: string;
 }
@@ -253,6 +255,7 @@ export class OrdersClient {
         delayMs,
         reason,
         status,
+        code: failure instanceof OrdersApiError ? failure.code : undefined,
         method: request.method,
         path: request.path,
       });

@@ -40,16 +40,19 @@ const TYPE_OF_STATUS: Record<string, string> = {
  * up after 60 s, which the verdict then shows.
  */
 export async function waitForDrain(
-  db: pg.Client,
+  db: pg.Pool,
   before?: Date,
 ): Promise<number> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM order_events
+    // A query lost to a database failover is asked again.
+    const { rows } = await db
+      .query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM order_events
        WHERE published_at IS NULL AND ($1::timestamptz IS NULL OR created_at < $1)`,
-      [before ?? null],
-    );
+        [before ?? null],
+      )
+      .catch(() => ({ rows: [{ n: -1 }] }));
     if (rows[0].n === 0) return Date.now();
     await sleep(50);
   }

@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
 import { OrdersClient, type RetryReason } from '@orders/client';
 import jwt from 'jsonwebtoken';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { Webhook } from 'standardwebhooks';
@@ -50,6 +51,11 @@ export interface ChaosOptions {
    * their Postgres mid-run. Adds their verdict.
    */
   consumers?: { databaseUrl: string; processes: number; dropAcks: number };
+  /**
+   * In place of the run's own faults (Redis, Postgres proxies, instances, the broker): these, each
+   * at its share of progress, resolving with what it did (test:ha injects database failovers).
+   */
+  faults?: [number, () => Promise<string>][];
   log?: (line: string) => void;
 }
 
@@ -77,12 +83,26 @@ export interface ChaosReport {
   mismatches: string[];
   events?: EventsVerdict;
   consumers?: ConsumersVerdict;
+  /** Orders answered 201 (or replayed) whose row the database does not have. */
+  lostAcknowledged: number;
+  /** Error answers whose body was not the error envelope (retried or final). */
+  outsideEnvelope: number;
+  /** When each create was answered with its order (ms since the epoch), in order. */
+  acknowledgedAt: number[];
   p50Ms: number;
   p99Ms: number;
   elapsedMs: number;
 }
 
 const INSTANCES = 3;
+
+/** A run's own JWT secret and payment provider's webhook secret (Standard Webhooks' whsec_ form). */
+export function chaosSecrets(): { jwtSecret: string; webhookSecret: string } {
+  return {
+    jwtSecret: randomBytes(32).toString('hex'),
+    webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
+  };
+}
 
 /**
  * Places `logicalOrders` orders through `OrdersClient` (with no retry code of its own) across three
@@ -120,8 +140,11 @@ async function runChaosHolding(
   await redis.connect();
   held.push(() => redis.quit());
   await redis.flushDb();
-  const db = new pg.Client({ connectionString: options.databaseUrl });
-  await db.connect();
+  // A pool, not one client: a database failover (test:ha) ends its connections, and the pool opens
+  // new ones to whichever node is primary then; an idle connection's loss is no crash.
+  const db = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
+  db.on('error', () => undefined);
+  await db.query('SELECT 1');
   held.push(() => db.end());
   const redisProxy = await TcpProxy.start(options.redisUrl);
   held.push(() => redisProxy.close());
@@ -209,7 +232,7 @@ async function runChaosHolding(
   };
   const relayName = (i: number) =>
     events ? `the relay's instance (${i + 1})` : `instance ${i + 1}`;
-  const schedule: [number, () => Promise<void>][] = [
+  const ownFaults: [number, () => Promise<void>][] = [
     [
       0.1,
       async () => {
@@ -255,7 +278,7 @@ async function runChaosHolding(
     [0.8, () => restart(2, 'SIGTERM', 'instance 3')],
   ];
   if (events)
-    schedule.push(
+    ownFaults.push(
       [
         0.18,
         async () => {
@@ -281,7 +304,13 @@ async function runChaosHolding(
         },
       ],
     );
-  if (consumers) schedule.push(...consumers.schedule(faults));
+  if (consumers) ownFaults.push(...consumers.schedule(faults));
+  const schedule = options.faults
+    ? options.faults.map(
+        ([share, inject]) =>
+          [share, async () => void faults.push(await inject())] as const,
+      )
+    : ownFaults;
   schedule.sort(([a], [b]) => a - b);
 
   let resolved = 0;
@@ -290,6 +319,8 @@ async function runChaosHolding(
   let paidAfterCancel = 0;
   let attempts = 0;
   let replayedAnswers = 0;
+  let outsideEnvelope = 0;
+  const acknowledgedAt: number[] = [];
   const retriesByReason: Partial<Record<RetryReason, number>> = {};
   const gaveUp: string[] = [];
   const results = new Map<number, { id: string; ms: number }>();
@@ -327,8 +358,9 @@ async function runChaosHolding(
       maxElapsedMs: 90_000,
       baseDelayMs: 25,
       maxDelayMs: 1000,
-      onRetry: ({ reason }) => {
+      onRetry: ({ reason, code }) => {
         attempts++;
+        if (code?.startsWith('HTTP_')) outsideEnvelope++;
         retriesByReason[reason] = (retriesByReason[reason] ?? 0) + 1;
       },
     });
@@ -398,6 +430,7 @@ async function runChaosHolding(
           const order = await orders.createOrder(logicalOrder(n));
           if (order.replayed) replayedAnswers++;
           results.set(n, { id: order.id, ms: Date.now() - began });
+          acknowledgedAt.push(Date.now());
           resolved++;
           if (finalStatus(n) === 'cancelled') {
             attempts++;
@@ -413,6 +446,8 @@ async function runChaosHolding(
             paid++;
           }
         } catch (error) {
+          if (String((error as { code?: unknown }).code).startsWith('HTTP_'))
+            outsideEnvelope++;
           gaveUp.push(`order ${n}: ${String(error)}`);
         }
       }
@@ -493,6 +528,9 @@ async function runChaosHolding(
     mismatches,
     events: verdict,
     consumers: consumersVerdict,
+    lostAcknowledged: lostAcknowledged(results, rows),
+    outsideEnvelope,
+    acknowledgedAt,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     elapsedMs,
@@ -525,12 +563,20 @@ export interface OrderRow {
   version: number;
 }
 
-async function readOrders(db: pg.Client, run: string): Promise<OrderRow[]> {
+async function readOrders(db: pg.Pool, run: string): Promise<OrderRow[]> {
   const { rows } = await db.query<OrderRow>(
     `SELECT id, note, items, status, version FROM orders WHERE user_id LIKE $1`,
     [`${run}-%`],
   );
   return rows;
+}
+
+function lostAcknowledged(
+  results: Map<number, { id: string }>,
+  rows: OrderRow[],
+): number {
+  const stored = new Set(rows.map((row) => row.id));
+  return [...results.values()].filter((r) => !stored.has(r.id)).length;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -575,7 +621,9 @@ export function chaosTable(report: ChaosReport): string {
     ['answers that were replays', report.replayedAnswers],
     ['faults injected', report.faults.join('; ')],
     ['orders in the database', report.rowsInDatabase],
+    ['acknowledged orders missing from the database', report.lostAcknowledged],
     ['duplicates', report.duplicates],
+    ['answers outside the error envelope', report.outsideEnvelope],
     ['mismatches (items, id or status)', report.mismatches.length],
     ...(report.events ? eventsRows(report.events) : []),
     ...(report.consumers ? consumersRows(report.consumers) : []),

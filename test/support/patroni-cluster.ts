@@ -1,4 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  type ChildProcess,
+  execFile,
+  execFileSync,
+  spawn,
+} from 'node:child_process';
 import {
   chownSync,
   mkdirSync,
@@ -9,9 +14,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './app-process.ts';
+import { removeDeadRunDirs, runPid } from './run-world.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 /**
@@ -55,6 +62,7 @@ export interface HaTopology {
 }
 
 export const BIN_DIR = '/usr/lib/postgresql/15/bin';
+const execFileAsync = promisify(execFile);
 const SCOPE = 'orders-ha';
 
 /** etcd, Patroni and HAProxy are Debian packages; a machine without them cannot run the topology. */
@@ -125,7 +133,9 @@ function patroniConfig(
       listen: `127.0.0.1:${node.restPort}`,
       connect_address: `127.0.0.1:${node.proxies.rest.port}`,
     },
-    etcd3: { hosts: `127.0.0.1:${node.proxies.dcs.port}` },
+    // use_proxies: talk to etcd only through this address, never to the members etcd advertises
+    // (which would go around the node's proxy, and a cut node would keep its leader key).
+    etcd3: { hosts: `127.0.0.1:${node.proxies.dcs.port}`, use_proxies: true },
     bootstrap: {
       dcs: {
         // Patroni's smallest TTL; loop_wait + 2 * retry_timeout <= ttl, as its documentation requires.
@@ -199,7 +209,10 @@ export async function startHaTopology(
   options: { synchronous?: boolean; nodes?: number } = {},
 ): Promise<HaTopology> {
   const synchronous = options.synchronous ?? true;
-  const dir = mkdtempSync(join(tmpdir(), 'orders-ha-'));
+  // A harness killed mid-run leaves its Patroni, postgres, etcd and HAProxy running.
+  removeDeadRunDirs('/tmp');
+  // Under /tmp, not the run's TMPDIR: the postgres account must reach it.
+  const dir = mkdtempSync(join('/tmp', `orders-ha-r${runPid()}-`));
   const account = postgresAccount();
   const managed: Managed[] = [];
   const proxies: TcpProxy[] = [];
@@ -379,7 +392,9 @@ function haTopology(
     async switchover(candidate) {
       const leader = await leaderName();
       const via = nodes.find((n) => !cutNodes.has(n))!;
-      return execFileSync(
+      // Not execFileSync: the proxies between the members live in this process and must keep
+      // forwarding while patronictl talks to them.
+      const { stdout } = await execFileAsync(
         'patronictl',
         [
           '-c',
@@ -392,7 +407,8 @@ function haTopology(
           SCOPE,
         ],
         { env: { ...process.env, HOME: tmpdir() }, timeout: 60_000 },
-      ).toString();
+      );
+      return stdout;
     },
     stop,
   };

@@ -35,26 +35,46 @@ export function createRunDir(systemTmp = tmpdir()): string {
 }
 
 /**
+ * Directories a run names with its pid: its TMPDIR (`orders-run-<pid>`), and the Postgres clusters
+ * and HA topologies it started under /tmp, where the postgres account can reach
+ * (`orders-pg-r<pid>-*`, `orders-ha-r<pid>-*`).
+ */
+const RUN_DIR_PATTERN = /^(?:orders-run-|orders-(?:pg|ha)-r)(\d+)(?:-|$)/;
+
+/**
+ * Removes the directories of runs whose process is gone, killing first whatever still runs from
+ * them (a server given a path inside: nats-server, redis-server, postgres, Patroni, etcd, HAProxy).
+ * Returns what it removed.
+ */
+export function removeDeadRunDirs(...parents: string[]): string[] {
+  const removed: string[] = [];
+  for (const parent of new Set(parents.length ? parents : [tmpdir(), '/tmp']))
+    for (const entry of readdirSync(parent)) {
+      const pid = Number(RUN_DIR_PATTERN.exec(entry)?.[1]);
+      if (!pid || alive(pid)) continue;
+      const dir = join(parent, entry);
+      try {
+        execFileSync('pkill', ['-KILL', '-f', `${dir}/`], { stdio: 'ignore' });
+      } catch {
+        // Nothing was running from it.
+      }
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+  return removed;
+}
+
+/**
  * What killed runs left: their directories (and the servers still running from them: nats-server
  * and redis-server were given paths inside), and their databases. Returns what it removed.
  */
 export async function removeLeftovers(
   adminUrl: string,
-  systemTmp = tmpdir(),
+  systemTmp?: string,
 ): Promise<string[]> {
-  const removed: string[] = [];
-  for (const entry of readdirSync(systemTmp)) {
-    const pid = Number(entry.slice(RUN_DIR_PREFIX.length));
-    if (!entry.startsWith(RUN_DIR_PREFIX) || !pid || alive(pid)) continue;
-    const dir = join(systemTmp, entry);
-    try {
-      execFileSync('pkill', ['-KILL', '-f', `${dir}/`], { stdio: 'ignore' });
-    } catch {
-      // Nothing was running from it.
-    }
-    rmSync(dir, { recursive: true, force: true });
-    removed.push(dir);
-  }
+  const removed = systemTmp
+    ? removeDeadRunDirs(systemTmp)
+    : removeDeadRunDirs();
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
