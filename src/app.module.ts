@@ -15,6 +15,7 @@ import { buildTypeOrmOptions } from './database/typeorm-options';
 import { applyRoleTimeouts } from './database/role-timeouts';
 import { runMigrationsExclusively } from './database/run-migrations';
 import { PgPoolModule } from './database/pg-pool.module';
+import { PrimaryTimeline } from './database/primary-timeline';
 import { isPermanentDatabaseError } from './startup-failure';
 import { HealthModule } from './health/health.module';
 import {
@@ -67,17 +68,21 @@ import type { RedisScripting } from './redis/redis-commander';
         redisConfig.KEY,
         REDIS_COMMANDER,
         MetricsService,
+        PrimaryTimeline,
       ],
       useFactory: (
         config: ConfigType<typeof idempotencyConfig>,
         redisSettings: ConfigType<typeof redisConfig>,
         redis: RedisScripting,
         metrics: MetricsService,
+        timeline: PrimaryTimeline,
       ) => ({
         ttlSeconds: config.ttlSeconds,
         lockTtlMs: config.lockTtlMs,
         lockLeaseMs: config.lockLeaseMs,
         storageTimeoutMs: redisSettings.commandTimeoutMs,
+        // Entries stored before a failover are not served: the new primary may not have their orders.
+        keyPrefix: () => timeline.keyPrefix(),
         scope: (request: unknown) => (request as AuthenticatedRequest).user?.id,
         // A replay sends the first answer's Location (creates) and ETag (every order answer).
         storedHeaders: ['location', 'etag'],

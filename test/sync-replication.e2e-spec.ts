@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { until } from './support/until';
-import { migrate } from './support/own-database';
 import {
+  migratedDatabase,
   type PostgresCluster,
   startPostgresCluster,
 } from './support/postgres-cluster';
@@ -59,9 +59,7 @@ describe('Commits a failover could take back', () => {
     cluster = await startPostgresCluster();
     admin = new Client({ connectionString: cluster.url });
     await admin.connect();
-    await admin.query('CREATE DATABASE orders');
-    url = cluster.url.replace(/\/postgres$/, '/orders');
-    await migrate(url);
+    url = await migratedDatabase(cluster);
     orders = new Client({ connectionString: url });
     await orders.connect();
     t = await createTestApp({
@@ -78,7 +76,7 @@ describe('Commits a failover could take back', () => {
     await t?.close();
     await orders?.end();
     await admin?.end();
-    cluster?.stop();
+    await cluster?.stop();
   });
 
   it('a commit whose synchronous wait was cancelled is a 503 with Retry-After, never a 201; the retry with the same key returns the order it made, once', async () => {

@@ -3,6 +3,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { PrimaryTimeline } from './primary-timeline';
 
 /** DI token of the pg Pool behind TypeORM's DataSource. */
 export const PG_POOL = Symbol('PG_POOL');
@@ -16,6 +17,7 @@ export const PG_POOL = Symbol('PG_POOL');
 @Global()
 @Module({
   providers: [
+    PrimaryTimeline,
     {
       provide: PG_POOL,
       inject: [getDataSourceToken()],
@@ -27,6 +29,6 @@ export const PG_POOL = Symbol('PG_POOL');
       },
     },
   ],
-  exports: [PG_POOL],
+  exports: [PG_POOL, PrimaryTimeline],
 })
 export class PgPoolModule {}

@@ -57,7 +57,12 @@ export class ClaimStore {
     routeName: string,
   ): Claim {
     return {
-      storageKey: storageKeyFor(scope, key, this.options.keyPrefix, routeName),
+      storageKey: storageKeyFor(
+        scope,
+        key,
+        this.options.keyPrefix(),
+        routeName,
+      ),
       lock: {
         state: 'in_flight',
         fingerprint,

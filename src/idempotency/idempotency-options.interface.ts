@@ -73,8 +73,15 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
   allowInMemoryStorage?: boolean;
   /** Upper bound of one storage call; past it the request goes on without the fast path. Default 250 ms. */
   storageTimeoutMs?: number;
-  /** Prefix of storage keys. Default `idem:`. */
-  keyPrefix?: string;
+  /**
+   * Prefix of storage keys. Default `idem:`. A function is asked at every claim: changing what it
+   * returns makes every entry stored under the old prefix unreachable at once, which is how a
+   * service stops trusting entries its database may no longer back (after a failover that could
+   * lose acknowledged writes, say); a request whose entry is unreachable runs as a first one.
+   *
+   * @example keyPrefix: () => `idem:${databaseGeneration()}:`
+   */
+  keyPrefix?: string | (() => string);
   /** Called with each request's outcome and the framework's request (metrics, request logs). */
   onOutcome?: (outcome: IdempotencyOutcome, request: unknown) => void;
 }

@@ -10,10 +10,16 @@ import { DEFAULT_KEY_PREFIX } from './storage-key';
 export type ResolvedIdempotencyOptions = Required<
   Omit<
     IdempotencyModuleOptions,
-    'storage' | 'onOutcome' | 'fingerprint' | 'allowInMemoryStorage'
+    | 'storage'
+    | 'onOutcome'
+    | 'fingerprint'
+    | 'allowInMemoryStorage'
+    | 'keyPrefix'
   >
-> &
-  Pick<IdempotencyModuleOptions, 'onOutcome' | 'fingerprint'>;
+> & { keyPrefix: () => string } & Pick<
+    IdempotencyModuleOptions,
+    'onOutcome' | 'fingerprint'
+  >;
 
 export function resolveOptions(
   options: IdempotencyModuleOptions,
@@ -29,7 +35,7 @@ export function resolveOptions(
     ),
     lockLeaseMs: options.lockLeaseMs ?? 5000,
     storageTimeoutMs: options.storageTimeoutMs ?? 250,
-    keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
+    keyPrefix: prefixFunction(options.keyPrefix ?? DEFAULT_KEY_PREFIX),
     required: options.required ?? true,
     ttlSeconds: options.ttlSeconds ?? 86400,
     lockTtlMs: options.lockTtlMs ?? 30000,
@@ -55,4 +61,8 @@ export function resolveRouteOptions(
     lockTtlMs: route?.lockTtlMs ?? defaults.lockTtlMs,
     fingerprint: route?.fingerprint ?? defaults.fingerprint,
   };
+}
+
+function prefixFunction(prefix: string | (() => string)): () => string {
+  return typeof prefix === 'function' ? prefix : () => prefix;
 }

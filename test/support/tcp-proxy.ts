@@ -17,8 +17,8 @@ export class TcpProxy {
   /** Chunks sent from clients towards the target so far: what the app asked of the server. */
   requestsForwarded = 0;
 
-  private readonly targetHost: string;
-  private readonly targetPort: number;
+  private targetHost: string;
+  private targetPort: number;
 
   // Plain fields, no parameter properties: scripts load this file through Node's type stripping.
   private constructor(targetHost: string, targetPort: number) {
@@ -46,6 +46,13 @@ export class TcpProxy {
     url.hostname = '127.0.0.1';
     url.port = String(this.port);
     return url.toString();
+  }
+
+  /** New connections go to `target` from now on (a failover behind a fixed address). */
+  retarget(target: string): void {
+    const url = new URL(target);
+    this.targetHost = url.hostname;
+    this.targetPort = Number(url.port);
   }
 
   cut(): void {
