@@ -494,13 +494,18 @@ function haSteps(): [string, () => Promise<string | void>][] {
         compose(README_COMMANDS.ha, 600_000);
         await until(
           `GET /health/ready answering 200 on :${APP_PORT}`,
-          240_000,
+          480_000,
           async () =>
             (await http(APP, 'GET', '/health/ready')).status === 200
               ? true
               : undefined,
         );
-        return `ready ${((Date.now() - started) / 1000).toFixed(1)} s after up (image builds included)`;
+        // The app exits when it starts before HAProxy has a primary; restart: on-failure brings it back.
+        const app = projectContainers().find((name) => name.includes('_app_'));
+        const restarts = app
+          ? podman('inspect', '--format', '{{.RestartCount}}', app)
+          : '?';
+        return `ready ${((Date.now() - started) / 1000).toFixed(1)} s after up (image builds included), the app restarted ${restarts} times`;
       },
     ],
     [
