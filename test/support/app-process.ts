@@ -116,6 +116,16 @@ interface StartOptions {
 
 class PortTakenError extends Error {}
 
+/**
+ * Instances this process started and that still run. A script or test process that dies by an
+ * uncaught error never reaches its clean-up; its instances must not outlive it (a test:ha run that
+ * crashed once left three retrying against a database that was gone), so they are killed as it exits.
+ */
+const liveInstances = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveInstances) child.kill('SIGKILL');
+});
+
 async function startOnce(
   env: Record<string, string>,
   options: StartOptions,
@@ -155,6 +165,8 @@ async function startOnce(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  liveInstances.add(child);
+  child.once('exit', () => liveInstances.delete(child));
   let stopping = false;
   const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => {
