@@ -92,7 +92,7 @@ describe('Commits a failover could take back', () => {
     let waiting: number | undefined;
     await until(async () => {
       const { rows } = await admin.query<{ pid: number }>(
-        "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'",
+        "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%INSERT INTO orders%'",
       );
       waiting = rows[0]?.pid;
       return waiting !== undefined;
