@@ -28,9 +28,9 @@ import {
   runChaos,
 } from '../test/support/chaos.ts';
 import { startNatsCluster } from '../test/support/nats-server.ts';
+import { missingHaBinaries } from '../test/support/ha-config.ts';
 import {
   type HaTopology,
-  missingHaBinaries,
   startHaTopology,
 } from '../test/support/patroni-cluster.ts';
 import { startRedisServer } from '../test/support/redis-server.ts';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './app-process.ts';
 import { migrate } from './own-database.ts';
-import { BIN_DIR, postgresAccount } from './patroni-cluster.ts';
+import { BIN_DIR, postgresAccount } from './ha-config.ts';
 import { removeDeadRunDirs, runPid } from './run-world.ts';
 
 const execFileAsync = promisify(execFile);
