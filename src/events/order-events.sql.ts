@@ -71,7 +71,8 @@ export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
 export function selectPendingEvents(limit: number): string {
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`invalid batch size ${limit}`);
-  return `BEGIN; SET LOCAL enable_bitmapscan = off; SELECT pg_current_xact_id();
+  return `BEGIN; SET LOCAL enable_bitmapscan = off;
+  SELECT CASE WHEN current_setting('synchronous_standby_names') <> '' THEN pg_current_xact_id() END;
   SELECT id, order_id, type, sequence, data::text AS data,
     to_char(created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS time,
     publish_attempts AS attempts

@@ -218,9 +218,10 @@ export class OutboxRelay
     const results = (await this.db!.query(
       selectPendingEvents(this.config.batchSize),
     )) as unknown as QueryResult<PendingEventRow>[];
-    // The batch's transaction takes an id, so its COMMIT waits for the synchronous standby (when
-    // there is one): every event it read was committed before, so once it returns they are all on
-    // the standby too, and no event reaches the stream for an order a failover could take back.
+    // Under synchronous replication the batch's transaction takes an id, so its COMMIT waits for the
+    // synchronous standby: every event it read was committed before, so once it returns they are all
+    // on the standby too, and no event reaches the stream for an order a failover could take back.
+    // Without a synchronous standby there is nothing to wait for, and no commit record to write.
     const { rows } = results[3];
     if (rows.length === 0) return false;
     // One event per order per batch: the next of an order goes once its predecessor is acknowledged.
