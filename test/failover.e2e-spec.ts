@@ -9,7 +9,7 @@ import {
 import { TcpProxy } from './support/tcp-proxy';
 import {
   createOrder,
-  createTestApp,
+  createTestAppOn,
   idempotencyRedisKey,
   newUser,
   send,
@@ -39,13 +39,8 @@ describe('After a failover that lost acknowledged commits', () => {
     replication = await TcpProxy.start(primary.url);
     standby = await primary.startStandby(replication.port);
     address = await TcpProxy.start(primary.url);
-    t = await createTestApp({
-      env: {
-        DATABASE_URL: address.urlFor(url),
-        DB_MIGRATIONS_RUN: 'false',
-        DB_CONNECT_TIMEOUT_MS: '1000',
-        HEALTH_CACHE_MS: '0',
-      },
+    t = await createTestAppOn(address.urlFor(url), {
+      DB_CONNECT_TIMEOUT_MS: '1000',
     });
   }, 120_000);
 

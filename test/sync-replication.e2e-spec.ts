@@ -8,7 +8,7 @@ import {
 } from './support/postgres-cluster';
 import {
   createOrder,
-  createTestApp,
+  createTestAppOn,
   newUser,
   send,
   type TestApp,
@@ -62,14 +62,7 @@ describe('Commits a failover could take back', () => {
     url = await migratedDatabase(cluster);
     orders = new Client({ connectionString: url });
     await orders.connect();
-    t = await createTestApp({
-      env: {
-        DATABASE_URL: url,
-        DB_MIGRATIONS_RUN: 'false',
-        DB_STATEMENT_TIMEOUT_MS: '1000',
-        HEALTH_CACHE_MS: '0',
-      },
-    });
+    t = await createTestAppOn(url, { DB_STATEMENT_TIMEOUT_MS: '1000' });
   }, 120_000);
 
   afterAll(async () => {

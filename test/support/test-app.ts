@@ -69,6 +69,24 @@ export async function createTestApp(
   }
 }
 
+/**
+ * The app on a migrated database of a Postgres the test owns (support/postgres-cluster.ts), with
+ * readiness probed afresh at every call: those tests watch it change as the database does.
+ */
+export function createTestAppOn(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestApp> {
+  return createTestApp({
+    env: {
+      DATABASE_URL: databaseUrl,
+      DB_MIGRATIONS_RUN: 'false',
+      HEALTH_CACHE_MS: '0',
+      ...env,
+    },
+  });
+}
+
 /** A fresh user per test keeps tests independent on a shared database and Redis. */
 export function newUser(): string {
   return `user-${randomUUID()}`;
