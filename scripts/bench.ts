@@ -213,7 +213,7 @@ async function compareAgainst(ref: string): Promise<void> {
       ];
       if (round % 2 === 0) builds.reverse();
       for (const [label, main] of builds) {
-        const results = await benchBuild(wanted, main);
+        const results = await benchBuild(wanted, main, label);
         for (const result of results) {
           const cell = `${label}:${result.scenario}`;
           best.set(cell, Math.max(best.get(cell) ?? 0, result.rps));
@@ -287,14 +287,18 @@ function prepareBuild(ref: string): {
 }
 
 /** One build's scenarios on a fresh database and Redis database, its results in order. */
-async function benchBuild(names: Scenario[], main?: string): Promise<Result[]> {
+async function benchBuild(
+  names: Scenario[],
+  main?: string,
+  label?: string,
+): Promise<Result[]> {
   const database = await createScratchDatabase(adminUrl, 'orders_bench');
   const redis = createClient({ url: redisUrl });
   await redis.connect();
   await redis.flushDb();
   let app: AppProcess | undefined;
   try {
-    app = await startApp(database.url, main);
+    app = await startApp(database.url, main, label);
     const seeded = await seed(app.url);
     const results: Result[] = [];
     for (const name of names) {
@@ -348,9 +352,15 @@ async function main(): Promise<void> {
   }
 }
 
-function startApp(databaseUrl: string, main?: string): Promise<AppProcess> {
-  const profile = flags['cpu-prof']
-    ? ['--cpu-prof', '--cpu-prof-dir', flags['cpu-prof']]
+/** `label` names the build in `--against` runs: each build profiles into a directory of its own. */
+function startApp(
+  databaseUrl: string,
+  main?: string,
+  label?: string,
+): Promise<AppProcess> {
+  const dir = flags['cpu-prof'];
+  const profile = dir
+    ? ['--cpu-prof', '--cpu-prof-dir', label ? join(dir, label) : dir]
     : [];
   return startAppProcess(
     {

@@ -16,7 +16,7 @@
  *
  *   node scripts/bundle.ts
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { build, type Plugin } from 'esbuild';
 
 const MAIN = 'dist/main.js';
@@ -72,7 +72,44 @@ build({
   define: { 'import.meta.url': '__importMetaUrl' },
   plugins: [bundledRequire],
   logLevel: 'warning',
-}).catch(() => {
-  // esbuild has printed why (logLevel).
-  process.exitCode = 1;
-});
+})
+  .then(nameOnlyWhenRenamed)
+  .catch((error: unknown) => {
+    // esbuild has printed why (logLevel); anything else is ours.
+    if (!(error instanceof Error && 'errors' in error)) console.error(error);
+    process.exitCode = 1;
+  });
+
+/**
+ * `keepNames` keeps the names Nest relies on (providers, modules, log contexts and entities are
+ * named after their classes) where esbuild renamed a binding to keep the bundle's scope unique
+ * (`IdempotencyContext2`). It does so with `__name(target, "name")`, an `Object.defineProperty`,
+ * in two forms, both costly on a hot path:
+ *
+ * - after every named declaration, and in a static block of every class. The name is already right
+ *   unless the binding was renamed, so `__name` now redefines it only then.
+ * - around every function expression whose name the source would have inferred (`next: function`,
+ *   `const onEnd = () =>`): the wrapping call is what stops the inference, and the function is
+ *   named again on every evaluation. Closures made per request (Nest's `switchToHttp`, Fastify's
+ *   response listeners, rxjs's subscribers) paid a `defineProperty` each: a tenth of a replay's
+ *   CPU (npm run bench -- --against 8bcee7a --cpu-prof, see docs/performance.md). These keep no
+ *   name now: nothing reads a closure's name, and a stack trace still shows where it was defined.
+ */
+async function nameOnlyWhenRenamed(): Promise<void> {
+  const helper =
+    'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
+  const guarded =
+    'var __name = (target, value) => target.name === value ? target : __defProp(target, "name", { value, configurable: true });\n' +
+    'var __unnamed = (target) => target;';
+  const wrapped = /\/\* @__PURE__ \*\/ __name\(/g;
+  const source = await readFile(MAIN, 'utf8');
+  // A new esbuild that writes the helper differently must be looked at again, not patched blind.
+  if (!source.includes(helper))
+    throw new Error(`${MAIN} no longer defines __name as "${helper}"`);
+  await writeFile(
+    MAIN,
+    source
+      .replace(helper, guarded)
+      .replace(wrapped, '/* @__PURE__ */ __unnamed('),
+  );
+}
