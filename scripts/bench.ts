@@ -204,6 +204,8 @@ async function compareAgainst(ref: string): Promise<void> {
   const other = prepareBuild(ref);
   const wanted = scenarios.filter((name) => !name.startsWith('ceiling-'));
   const best = new Map<string, number>();
+  // The app's CPU per request, the lowest of the rounds: steadier than req/s on a shared machine.
+  const cpu = new Map<string, number>();
   try {
     for (let round = 1; round <= Number(flags.rounds); round++) {
       // Each round swaps which build goes first: neither always meets a cold machine.
@@ -217,6 +219,11 @@ async function compareAgainst(ref: string): Promise<void> {
         for (const result of results) {
           const cell = `${label}:${result.scenario}`;
           best.set(cell, Math.max(best.get(cell) ?? 0, result.rps));
+          if (result.cpuUsPerRequest !== undefined)
+            cpu.set(
+              cell,
+              Math.min(cpu.get(cell) ?? Infinity, result.cpuUsPerRequest),
+            );
         }
         console.error(
           `round ${round} ${label}: ${results.map((r) => `${r.scenario} ${Math.round(r.rps)}/s`).join(', ')}`,
@@ -229,14 +236,16 @@ async function compareAgainst(ref: string): Promise<void> {
   const rows = wanted.map((name) => {
     const before = best.get(`${other.label}:${name}`) ?? 0;
     const now = best.get(`now:${name}`) ?? 0;
-    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} |`;
+    const us = (label: string) =>
+      Math.round(cpu.get(`${label}:${name}`) ?? NaN);
+    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} | ${us(other.label)} -> ${us('now')} |`;
   });
   console.log(
     [
       `${connections} connections, ${duration} s x ${flags.rounds} rounds, best round; ${os.cpus().length} cores`,
       '',
-      `| path | ${other.label} | now | now / ${other.label} |`,
-      '|---|---:|---:|---:|',
+      `| path | ${other.label} | now | now / ${other.label} | app CPU µs per request |`,
+      '|---|---:|---:|---:|---:|',
       ...rows,
     ].join('\n'),
   );
