@@ -87,7 +87,9 @@ build({
  * in two forms, both costly on a hot path:
  *
  * - after every named declaration, and in a static block of every class. The name is already right
- *   unless the binding was renamed, so `__name` now redefines it only then.
+ *   unless the binding was renamed, so `__name` now redefines it only then, and the statement
+ *   `__name(next, "next");` after a declaration that kept its name is dropped: Fastify's hook
+ *   runners declare such functions per request, and even the check cost a microsecond a replay.
  * - around every function expression whose name the source would have inferred (`next: function`,
  *   `const onEnd = () =>`): the wrapping call is what stops the inference, and the function is
  *   named again on every evaluation. Closures made per request (Nest's `switchToHttp`, Fastify's
@@ -102,6 +104,7 @@ async function nameOnlyWhenRenamed(): Promise<void> {
     'var __name = (target, value) => target.name === value ? target : __defProp(target, "name", { value, configurable: true });\n' +
     'var __unnamed = (target) => target;';
   const wrapped = /\/\* @__PURE__ \*\/ __name\(/g;
+  const kept = /^[ \t]*__name\(([A-Za-z_$][\w$]*), "\1"\);\n/gm;
   const source = await readFile(MAIN, 'utf8');
   // A new esbuild that writes the helper differently must be looked at again, not patched blind.
   if (!source.includes(helper))
@@ -110,6 +113,7 @@ async function nameOnlyWhenRenamed(): Promise<void> {
     MAIN,
     source
       .replace(helper, guarded)
-      .replace(wrapped, '/* @__PURE__ */ __unnamed('),
+      .replace(wrapped, '/* @__PURE__ */ __unnamed(')
+      .replace(kept, ''),
   );
 }
