@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import {
+  ReplicationGuardedClient,
+  TRANSACTION_RESOLUTION_UNKNOWN,
+} from '../src/database/replication-guarded-client';
+import { SELECT_DUE_EVENTS } from '../src/events/order-events.sql';
 import { until } from './support/until';
 import {
   migratedDatabase,
@@ -109,6 +114,54 @@ describe('Commits a failover could take back', () => {
     expect((await ids()).rows.map((r) => r.id)).toEqual([
       (retry.body as { id: string }).id,
     ]);
+  }, 60_000);
+
+  it("the relay's read of due events waits for the synchronous standby, and a cancelled wait is a failure, never events to publish", async () => {
+    // An event written while no standby is required: committed, pending.
+    const orderId = randomUUID();
+    await orders.query(
+      `INSERT INTO order_events (order_id, user_id, type, sequence, data)
+       VALUES ($1, 'barrier', 'orders.order.created', 1, '{}')`,
+      [orderId],
+    );
+    await setting('synchronous_standby_names', 'ghost');
+    const relay: Client = new ReplicationGuardedClient({
+      connectionString: url,
+    });
+    await relay.connect();
+    try {
+      const read = relay.query(SELECT_DUE_EVENTS, [100]).then(
+        () => 'answered',
+        (error: { code?: string }) => error.code,
+      );
+      // The barrier: the statement took a transaction id, so its commit waits for the standby, and
+      // the rows are not handed over before it.
+      let waiting: number | undefined;
+      await until(
+        async () => {
+          const { rows } = await admin.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%order_events_due%'",
+          );
+          waiting = rows[0]?.pid;
+          return waiting !== undefined;
+        },
+        { timeoutMs: 20_000 },
+      );
+      await admin.query('SELECT pg_cancel_backend($1)', [waiting]);
+      expect(await read).toBe(TRANSACTION_RESOLUTION_UNKNOWN);
+      // Without a synchronous standby there is nothing to wait for: the event is read at once.
+      await setting('synchronous_standby_names', undefined);
+      const { rows } = await relay.query<{ order_id: string }>(
+        SELECT_DUE_EVENTS,
+        [100],
+      );
+      expect(rows.map((r) => r.order_id)).toContain(orderId);
+    } finally {
+      await relay.end();
+      await orders.query('DELETE FROM order_events WHERE order_id = $1', [
+        orderId,
+      ]);
+    }
   }, 60_000);
 
   it('a node that turned read-only: writes get 503 with Retry-After and readiness is down, until a primary answers again, with no restart', async () => {

@@ -58,32 +58,12 @@ export const RELEASE_RELAY_LEASE = `UPDATE order_events_relay
   SET holder = NULL, expires_at = 'epoch' WHERE name = 'relay' AND holder = $1`;
 
 /**
- * The oldest `limit` pending events, in the order they were written, as one simple-protocol round trip
- * (its fourth result). A plain index scan of order_events_pending_idx, never a bitmap scan: the index
- * keeps an entry for every row published since the last vacuum, and only a plain scan marks those
- * dead as it passes them (the next scan skips them); the planner, seeing few pending rows, would
- * otherwise pick a bitmap scan that reads every such entry and its heap page in every round (under
- * load: dozens of rows read per event written, growing until autovacuum runs).
- * Held events are left out, with every later event of their order: parked ones, and those waiting
- * out a backoff after the stream refused them (one probe each of the held index, empty while the
- * stream refuses nothing). So a batch of refused events never fills the LIMIT and blocks the rest.
+ * The oldest `$1` due events, in the order they were written: the function order_events_due
+ * (migration OrderEventsDueFunction), which keeps its plan per connection, scans the pending index
+ * without a bitmap, leaves out held events with their order's later ones, and takes the barrier a
+ * synchronous standby needs. Read there why each.
  */
-export function selectPendingEvents(limit: number): string {
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new Error(`invalid batch size ${limit}`);
-  return `BEGIN; SET LOCAL enable_bitmapscan = off;
-  SELECT CASE WHEN current_setting('synchronous_standby_names') <> '' THEN pg_current_xact_id() END;
-  SELECT id, order_id, type, sequence, data::text AS data,
-    to_char(created_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS time,
-    publish_attempts AS attempts
-  FROM order_events e WHERE published_at IS NULL AND parked_at IS NULL
-    AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-    AND NOT EXISTS (SELECT 1 FROM order_events h WHERE h.order_id = e.order_id
-      AND h.published_at IS NULL AND h.sequence < e.sequence
-      AND (h.parked_at IS NOT NULL OR h.next_attempt_at > now()))
-  ORDER BY position LIMIT ${limit};
-  COMMIT`;
-}
+export const SELECT_DUE_EVENTS = 'SELECT * FROM order_events_due($1)';
 
 /** How many events a round would have tried to publish (at most `$1`): NATS was away for them. */
 export const COUNT_DUE_EVENTS = `SELECT count(*)::int AS n FROM (SELECT 1 FROM order_events

@@ -9,7 +9,7 @@ import type { ConfigType } from '@nestjs/config';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Pool, type QueryResult } from 'pg';
+import { Pool } from 'pg';
 import { appConfig, eventsConfig } from '../config';
 import { PG_POOL } from '../database/pg-pool.module';
 import { FoldedWarning } from '../idempotency';
@@ -25,7 +25,7 @@ import {
   MARK_EVENTS_PUBLISHED,
   type PendingEventRow,
   RELEASE_RELAY_LEASE,
-  selectPendingEvents,
+  SELECT_DUE_EVENTS,
 } from './order-events.sql';
 
 /** A lease outlives a few missed renewals; a standby tries every second, so a takeover takes under 5 s. */
@@ -215,14 +215,13 @@ export class OutboxRelay
   private async relayOnce(): Promise<boolean> {
     // The stream first, events or not: a consumer may be waiting for it to exist.
     if (!(await this.ensureStreamOrCount())) return false;
-    const results = (await this.db!.query(
-      selectPendingEvents(this.config.batchSize),
-    )) as unknown as QueryResult<PendingEventRow>[];
-    // Under synchronous replication the batch's transaction takes an id, so its COMMIT waits for the
-    // synchronous standby: every event it read was committed before, so once it returns they are all
-    // on the standby too, and no event reaches the stream for an order a failover could take back.
-    // Without a synchronous standby there is nothing to wait for, and no commit record to write.
-    const { rows } = results[3];
+    // Under synchronous replication the statement writes WAL, so its commit, which pg waits for
+    // before it answers, waits for the synchronous standby: every event it read was committed
+    // before, so they are all on the standby too, and no event reaches the stream for an order a
+    // failover could take back. A cancelled wait fails the round (ReplicationGuardedClient).
+    const { rows } = await this.db!.query<PendingEventRow>(SELECT_DUE_EVENTS, [
+      this.config.batchSize,
+    ]);
     if (rows.length === 0) return false;
     // One event per order per batch: the next of an order goes once its predecessor is acknowledged.
     const orders = new Set<string>();
