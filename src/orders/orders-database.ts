@@ -41,9 +41,7 @@ export class OrdersDatabase {
 
   async query<T>(sql: string, values: unknown[]): Promise<T[]> {
     const query = new pg.Query(sql, values);
-    (query as { name?: string }).name = this.preparedStatements
-      ? statementName(sql)
-      : undefined;
+    (query as { name?: string }).name = this.nameOf(sql);
     const result = await submitToPool<T & QueryResultRow>(this.pool, query);
     return result.rows;
   }
@@ -92,11 +90,12 @@ export class OrdersDatabase {
    * missing, or already exist, on the next.
    */
   private statement(sql: string, values: unknown[]): QueryConfig {
-    return {
-      name: this.preparedStatements ? statementName(sql) : undefined,
-      text: sql,
-      values,
-    };
+    return { name: this.nameOf(sql), text: sql, values };
+  }
+
+  /** The statement's name when statements are prepared; none behind a transaction pooler. */
+  private nameOf(sql: string): string | undefined {
+    return this.preparedStatements ? statementName(sql) : undefined;
   }
 }
 
