@@ -94,6 +94,7 @@ describe('the event pipeline behind an authenticated broker', () => {
     });
     apps.push(app);
     const db = new pg.Pool({ connectionString: database.url, max: 2 });
+    db.on('error', () => undefined); // an idle connection ended by the server is dropped
     const query = async <T extends pg.QueryResultRow>(sql: string) =>
       (await db.query<T>(sql)).rows;
     return { app, database, db, query };
@@ -175,6 +176,7 @@ describe('the event pipeline behind an authenticated broker', () => {
         connectionString: databases.at(-1)!.url,
         max: 4,
       });
+      pool.on('error', () => undefined); // as events/README.md asks
       try {
         await applyInboxSchema(pool);
         await pool.query(FULFILMENT_SCHEMA_SQL);

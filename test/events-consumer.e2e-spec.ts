@@ -11,6 +11,7 @@ import { consumerWorld, useConsumerSuite } from './support/consumer-world';
 import { startConsumerProcess } from './support/consumer-process';
 import { orderEvent } from './support/order-event-fixtures';
 import { TcpProxy } from './support/tcp-proxy';
+import { ADMIN_DATABASE_URL } from './support/test-env';
 import { until } from './support/until';
 
 /**
@@ -270,6 +271,51 @@ describe('@orders/events: consuming order events exactly once', () => {
       await cutPool.end();
       await proxy.close();
     }
+  });
+
+  it('carries on when the server ends its connections, idle or in a transaction (pg_terminate_backend)', async () => {
+    const { start, publish } = await world();
+    const held = randomUUID();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    const handler = async (event: OrderEvent, tx: pg.PoolClient) => {
+      if (event.subject === held && !holding) {
+        holding = true;
+        await gate;
+      }
+      await fulfil(event, tx);
+    };
+    const consumer = await start({ handler, retryDelayMs: 20 });
+    const before = Array.from({ length: 10 }, () => randomUUID());
+    for (const orderId of before)
+      await publish(orderEvent(orderId, 1, 'created'));
+    await until(() => consumer.stats().applied === 10);
+    // The pool now holds idle connections; one more is in a transaction, its handler held.
+    await publish(orderEvent(held, 1, 'created'));
+    await until(() => holding);
+    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ ended: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE datname = $1',
+        [new URL(suite.database.url).pathname.slice(1)],
+      );
+      expect(rows.length).toBeGreaterThan(1);
+    } finally {
+      await admin.end();
+    }
+    release();
+    const after = Array.from({ length: 10 }, () => randomUUID());
+    for (const orderId of after) {
+      await publish(orderEvent(orderId, 1, 'created'));
+      await publish(orderEvent(orderId, 2, 'paid'));
+    }
+    await until(() => consumer.stats().applied === 10 + 1 + 20);
+    expect(consumer.stats()).toMatchObject({ failed: 0, deadLettered: 0 });
+    expect(consumer.stats().unavailable).toBeGreaterThan(0);
+    expect(await logOf(held)).toEqual([1]);
+    for (const orderId of after) expect(await logOf(orderId)).toEqual([1, 2]);
   });
 
   it('runs as a service: examples/fulfilment ships, counts a dead letter in its metrics and log, stops on SIGTERM', async () => {
