@@ -1,11 +1,12 @@
 /**
- * npm run bench:events [-- --duration 10 --rounds 2 --burst 60 --connections 32 --cpu-prof <dir>]
+ * npm run bench:events [-- --duration 5 --rounds 4 --burst 60 --connections 32 --cpu-prof <dir>]
  *
  * What order events cost, in one run on one machine. The production build (dist/main.js, with the V8
  * flags of `npm run start:prod`) on a fresh database each time, a nats-server with JetStream of the
  * run's own, autocannon creating orders:
- * 1. creates/s with events off, with the outbox rows written but NATS unreachable (rows), and on,
- *    alternating `--rounds` times (off, rows, on, off, rows, on): the ratios of the means;
+ * 1. creates/s with events off, with the outbox rows written but NATS unreachable (rows), and on:
+ *    three instances side by side taking turns of `--duration` s, `--rounds` times, the order
+ *    rotating: the ratios of the means;
  * 2. publish lag at half the maximum create rate (with events on), for 2 x `--duration` s: per
  *    event, from its transaction (its `time`, the change's now(), before the commit) to the stream
  *    storing it (the message's stream timestamp, just before the acknowledgement is sent);
@@ -34,8 +35,8 @@ import { createScratchDatabase } from '../test/support/scratch-database.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '4' },
     burst: { type: 'string', default: '60' },
     connections: { type: 'string', default: '32' },
     // A directory: profile each instance (node --cpu-prof), one file per instance.
@@ -291,22 +292,30 @@ async function main(): Promise<void> {
   const rows: [string, string][] = [];
   const targets: [string, boolean][] = [];
   try {
-    // 1. Events off against on, alternating, each on a fresh database after a 2 s warm-up. A third
-    // mode, rows, has events on with NATS unreachable (a port nothing listens on): the outbox rows
-    // are written and nothing is relayed, which splits the cost between the write and the relay.
+    // 1. Events off, rows and on: three instances side by side, each on a fresh database, warmed up
+    // for 2 s, then taking turns of `--duration` s, `--rounds` times, the order rotating at each
+    // round (off rows on, rows on off, on off rows), so that a slow spell of the machine falls on
+    // all three instead of on one block. Rows has events on with NATS unreachable (a port nothing
+    // listens on): the outbox rows are written and nothing is relayed, which splits the cost
+    // between the write and the relay.
     const closedNats = `nats://127.0.0.1:${await freePort()}`;
-    const rates: Record<'off' | 'rows' | 'on', number[]> = {
+    const modes = ['off', 'rows', 'on'] as const;
+    const rates: Record<(typeof modes)[number], number[]> = {
       off: [],
       rows: [],
       on: [],
     };
-    for (let round = 1; round <= rounds; round++)
-      for (const mode of ['off', 'rows', 'on'] as const) {
-        const it = await instance(
-          { off: undefined, rows: closedNats, on: nats.url }[mode],
-        );
-        try {
-          await creates(it.app.url, 2);
+    const instances = await Promise.all(
+      modes.map((mode) =>
+        instance({ off: undefined, rows: closedNats, on: nats.url }[mode]),
+      ),
+    );
+    try {
+      for (const it of instances) await creates(it.app.url, 2);
+      for (let round = 1; round <= rounds; round++)
+        for (let turn = 0; turn < modes.length; turn++) {
+          const index = (round - 1 + turn) % modes.length;
+          const [mode, it] = [modes[index], instances[index]];
           const [result, cpu] = await cpuDuring(() =>
             creates(it.app.url, duration),
           );
@@ -318,12 +327,12 @@ async function main(): Promise<void> {
             )
             .join(', ');
           console.error(
-            `round ${round}, events ${mode}: ${Math.round(result.rps)} creates/s (${result.non2xx} not 2xx); CPU µs per create: ${perCreate}`,
+            `round ${round}, events ${mode}: ${Math.round(result.rps)} creates/s (${result.non2xx} not 2xx); CPU µs per create (all instances): ${perCreate}`,
           );
-        } finally {
-          await it.stop();
         }
-      }
+    } finally {
+      await Promise.all(instances.map((it) => it.stop()));
+    }
     const mean = (values: number[]) =>
       values.reduce((a, b) => a + b, 0) / values.length;
     const off = mean(rates.off);

@@ -11,6 +11,7 @@ import type {
 } from 'pg';
 import { databaseConfig } from '../config';
 import { checkOut } from '../database/checked-out-client';
+import { ISO_TIMESTAMP_TYPES } from '../database/iso-timestamps';
 import { PG_POOL } from '../database/pg-pool.module';
 import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
 
@@ -40,7 +41,7 @@ export class OrdersDatabase {
   }
 
   async query<T>(sql: string, values: unknown[]): Promise<T[]> {
-    const query = new pg.Query(sql, values);
+    const query = new pg.Query({ text: sql, values, types: ORDER_TYPES });
     (query as { name?: string }).name = this.nameOf(sql);
     const result = await submitToPool<T & QueryResultRow>(this.pool, query);
     return result.rows;
@@ -90,7 +91,7 @@ export class OrdersDatabase {
    * missing, or already exist, on the next.
    */
   private statement(sql: string, values: unknown[]): QueryConfig {
-    return { name: this.nameOf(sql), text: sql, values };
+    return { name: this.nameOf(sql), text: sql, values, types: ORDER_TYPES };
   }
 
   /** The statement's name when statements are prepared; none behind a transaction pooler. */
@@ -98,6 +99,9 @@ export class OrdersDatabase {
     return this.preparedStatements ? statementName(sql) : undefined;
   }
 }
+
+/** Timestamps arrive as the ISO strings the API shows (OrderRow), not as Dates to format again. */
+const ORDER_TYPES = ISO_TIMESTAMP_TYPES;
 
 const statementNames = new Map<string, string>();
 

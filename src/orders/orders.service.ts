@@ -162,7 +162,7 @@ export class OrdersService {
       data: page.map(toView),
       nextCursor:
         rows.length > limit && last
-          ? encodeCursor({ createdAt: last.created_at, id: last.id })
+          ? encodeCursor({ createdAt: new Date(last.created_at), id: last.id })
           : null,
     };
   }

@@ -92,8 +92,9 @@ export interface OrderRow {
   total_cents: string;
   note: string | null;
   metadata: OrderMetadata;
-  created_at: Date;
-  paid_at?: Date | null;
+  /** ISO 8601 UTC with milliseconds, as the API shows it (OrdersDatabase's query types). */
+  created_at: string;
+  paid_at?: string | null;
   version: number;
   request_fingerprint?: string | null;
 }
@@ -132,8 +133,8 @@ export function toView(row: OrderRow): OrderView {
     totalCents: Number(row.total_cents),
     note: row.note,
     metadata: row.metadata,
-    createdAt: row.created_at.toISOString(),
-    paidAt: row.paid_at ? row.paid_at.toISOString() : null,
+    createdAt: row.created_at,
+    paidAt: row.paid_at ?? null,
   };
 }
 
