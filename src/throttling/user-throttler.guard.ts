@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   normalizeIp,
@@ -8,6 +9,7 @@ import {
 } from '@nestjs/throttler';
 import type {
   ThrottlerModuleOptions,
+  ThrottlerRequest,
   ThrottlerStorage,
 } from '@nestjs/throttler';
 import { BearerTokenVerifier } from '../auth/bearer-token.verifier';
@@ -30,6 +32,9 @@ export function trackerOf(
   const subject = tokens.subjectOf(request);
   return subject ? `user:${subject}` : `ip:${normalizeIp(request.ip ?? '')}`;
 }
+
+/** One throttler's part in a route's plan: what handleRequest is given, but the request's context. */
+type RecordedThrottler = Omit<ThrottlerRequest, 'context'>;
 
 export const RATE_LIMIT_HEADER_PREFIX = 'RateLimit';
 const NAMED_THROTTLER_SUFFIX = new RegExp(
@@ -71,6 +76,55 @@ export class UserThrottlerGuard extends ThrottlerGuard {
   ): void {
     const plain = name.replace(NAMED_THROTTLER_SUFFIX, '');
     super.setResponseHeader(response, plain, value);
+  }
+
+  /**
+   * Which throttlers count a route, with their limits, as the library resolved them for the route's
+   * first request: its canActivate reads ~16 metadata entries and awaits three values per request
+   * to find them again (~10 µs of a replay's ~150; docs/performance.md). That holds because every
+   * throttler here is the same for all requests of a route: numbers for limit and ttl, a skipIf that
+   * reads the route's metadata only (skipUnless). A request that was refused leaves no plan: the
+   * next one records it again.
+   */
+  private readonly plans = new WeakMap<
+    object,
+    Map<object, RecordedThrottler[]>
+  >();
+  private readonly recording = new WeakMap<
+    ExecutionContext,
+    RecordedThrottler[]
+  >();
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const plan = this.plans.get(context.getClass())?.get(context.getHandler());
+    if (!plan) return this.recordPlan(context);
+    for (const throttler of plan)
+      if (!(await this.handleRequest({ ...throttler, context }))) return false;
+    return true;
+  }
+
+  private async recordPlan(context: ExecutionContext): Promise<boolean> {
+    const plan: RecordedThrottler[] = [];
+    this.recording.set(context, plan);
+    try {
+      const allowed = await super.canActivate(context);
+      const routes =
+        this.plans.get(context.getClass()) ??
+        new Map<object, RecordedThrottler[]>();
+      routes.set(context.getHandler(), plan);
+      this.plans.set(context.getClass(), routes);
+      return allowed;
+    } finally {
+      this.recording.delete(context);
+    }
+  }
+
+  protected override handleRequest(
+    request: ThrottlerRequest,
+  ): Promise<boolean> {
+    const { context, ...throttler } = request;
+    this.recording.get(context)?.push(throttler);
+    return super.handleRequest(request);
   }
 
   protected override getTracker(request: ThrottledRequest): Promise<string> {
