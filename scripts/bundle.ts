@@ -74,6 +74,7 @@ build({
   logLevel: 'warning',
 })
   .then(nameOnlyWhenRenamed)
+  .then(importsSettleOnFirstUse)
   .catch((error: unknown) => {
     // esbuild has printed why (logLevel); anything else is ours.
     if (!(error instanceof Error && 'errors' in error)) console.error(error);
@@ -115,5 +116,47 @@ async function nameOnlyWhenRenamed(): Promise<void> {
       .replace(helper, guarded)
       .replace(wrapped, '/* @__PURE__ */ __unnamed(')
       .replace(kept, ''),
+  );
+}
+
+/**
+ * An ES module that imports a CommonJS one (Nest 12's packages import rxjs, for one) reads each
+ * binding through `__toESM`'s copy of the exports, where every property is a getter: `(0,
+ * import_rxjs.defer)(...)` calls a closure that reads `module.exports.defer` again, at every use.
+ * Nest's interceptor and response pipeline does that several times a request: 5 µs of a create's
+ * CPU (npm run bench -- --against 8bcee7a --cpu-prof, docs/performance.md). Unbundled, Node binds
+ * such a named import once, to the value the CommonJS module exported when it finished loading. Here
+ * each getter now replaces itself with the value on its first use that finds one (a module still
+ * loading in a require cycle has none yet, and keeps its getter until it does). Only `__toESM` uses
+ * the settling copy: `__toCommonJS` keeps live getters, which an ES module's own `let` exports need.
+ */
+async function importsSettleOnFirstUse(): Promise<void> {
+  const source = await readFile(MAIN, 'utf8');
+  const copyProps =
+    /^var __copyProps = \(to, (\w+), except, desc\) => \{\n[\s\S]*?\n\};\n/m.exec(
+      source,
+    );
+  const getter = copyProps && `{ get: () => ${copyProps[1]}[key], enumerable:`;
+  const toEsm = /^var __toESM = [^\n]*__copyProps\(\n/m;
+  // A new esbuild that writes the helpers differently must be looked at again, not patched blind.
+  if (!copyProps || !copyProps[0].includes(getter!) || !toEsm.test(source))
+    throw new Error(
+      `${MAIN}: __copyProps or __toESM is not written as expected`,
+    );
+  const settling =
+    'var __settle = (to, key, value) => (value !== void 0 && __defProp(to, key, { value }), value);\n' +
+    copyProps[0]
+      .replace('var __copyProps =', 'var __copyPropsOnce =')
+      .replace(
+        getter!,
+        `{ get: () => __settle(to, key, ${copyProps[1]}[key]), configurable: true, enumerable:`,
+      );
+  await writeFile(
+    MAIN,
+    source
+      .replace(copyProps[0], copyProps[0] + settling)
+      .replace(toEsm, (line) =>
+        line.replace('__copyProps(', '__copyPropsOnce('),
+      ),
   );
 }
