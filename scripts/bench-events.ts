@@ -305,11 +305,19 @@ async function main(): Promise<void> {
       rows: [],
       on: [],
     };
-    const instances = await Promise.all(
+    const started = await Promise.allSettled(
       modes.map((mode) =>
         instance({ off: undefined, rows: closedNats, on: nats.url }[mode]),
       ),
     );
+    const instances = started.flatMap((s) =>
+      s.status === 'fulfilled' ? [s.value] : [],
+    );
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(instances.map((it) => it.stop()));
+      throw failed.reason;
+    }
     try {
       for (const it of instances) await creates(it.app.url, 2);
       for (let round = 1; round <= rounds; round++)
