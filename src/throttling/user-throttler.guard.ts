@@ -81,7 +81,7 @@ export class UserThrottlerGuard extends ThrottlerGuard {
   /**
    * Which throttlers count a route, with their limits, as the library resolved them for the route's
    * first request: its canActivate reads ~16 metadata entries and awaits three values per request
-   * to find them again (~10 µs of a replay's ~150; docs/performance.md). That holds because every
+   * to find them again (4 µs of a replay's ~155, docs/performance.md). That holds because every
    * throttler here is the same for all requests of a route: numbers for limit and ttl, a skipIf that
    * reads the route's metadata only (skipUnless). A request that was refused leaves no plan: the
    * next one records it again.
