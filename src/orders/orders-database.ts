@@ -41,7 +41,11 @@ export class OrdersDatabase {
   }
 
   async query<T>(sql: string, values: unknown[]): Promise<T[]> {
-    const query = new pg.Query({ text: sql, values, types: ORDER_TYPES });
+    const query = new pg.Query({
+      text: sql,
+      values,
+      types: ISO_TIMESTAMP_TYPES,
+    });
     (query as { name?: string }).name = this.nameOf(sql);
     const result = await submitToPool<T & QueryResultRow>(this.pool, query);
     return result.rows;
@@ -91,7 +95,13 @@ export class OrdersDatabase {
    * missing, or already exist, on the next.
    */
   private statement(sql: string, values: unknown[]): QueryConfig {
-    return { name: this.nameOf(sql), text: sql, values, types: ORDER_TYPES };
+    // Timestamps arrive as the ISO strings the API shows (OrderRow), not as Dates to format again.
+    return {
+      name: this.nameOf(sql),
+      text: sql,
+      values,
+      types: ISO_TIMESTAMP_TYPES,
+    };
   }
 
   /** The statement's name when statements are prepared; none behind a transaction pooler. */
@@ -99,9 +109,6 @@ export class OrdersDatabase {
     return this.preparedStatements ? statementName(sql) : undefined;
   }
 }
-
-/** Timestamps arrive as the ISO strings the API shows (OrderRow), not as Dates to format again. */
-const ORDER_TYPES = ISO_TIMESTAMP_TYPES;
 
 const statementNames = new Map<string, string>();
 
