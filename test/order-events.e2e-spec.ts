@@ -2,7 +2,11 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { type AppProcess, startAppProcess } from './support/app-process';
+import {
+  type AppProcess,
+  freePort,
+  startAppProcess,
+} from './support/app-process';
 import { startNatsServer, type NatsServer } from './support/nats-server';
 import { createOwnDatabase } from './support/own-database';
 import type { ScratchDatabase } from './support/scratch-database';
@@ -328,6 +332,51 @@ describe('order events: outbox to NATS JetStream, exactly once per change', () =
       await otherConnection.close();
       await other.stop();
       // Leave nothing pending for a later test: this database's events are about another broker.
+      await db.query(
+        'UPDATE order_events SET published_at = now() WHERE published_at IS NULL',
+      );
+    }
+  }, 60_000);
+  it('lets commits not wake a relay that cannot reach NATS: it tries again once per EVENTS_POLL_MS', async () => {
+    for (const app of apps.splice(0)) await app.stop();
+    // Each round that finds NATS away counts the due events (at most a batch) as failed publishes,
+    // so the counter bounds the rounds. Woken by every commit, as it was, the relay ran a round per
+    // create here (about 30 x 31 / 2 = 465 counted), each reading the pending rows again.
+    const app = await startApp({
+      NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      EVENTS_POLL_MS: '1000',
+    });
+    const failures = async () => {
+      const text = await (await fetch(`${app.adminUrl}/metrics`)).text();
+      return Number(
+        /^orders_events_publish_failures_total (\d+)/m.exec(text)?.[1] ?? 0,
+      );
+    };
+    try {
+      const before = await failures();
+      const token = tokenFor(newUser());
+      const creates = 30;
+      const started = Date.now();
+      for (let i = 0; i < creates; i++) {
+        const created = await send(app.url, 'POST', '/orders', {
+          token,
+          key: `away-${i}`,
+          body: validOrder(),
+        });
+        expect(created.status).toBe(201);
+      }
+      // A round after the last create counts them all.
+      await until(async () => (await failures()) - before >= creates, {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
+      const counted = (await failures()) - before;
+      const rounds = Math.floor((Date.now() - started) / 1000) + 2;
+      expect(counted).toBeLessThanOrEqual(creates * rounds);
+      expect(await pending()).toBeGreaterThanOrEqual(creates);
+    } finally {
+      await app.stop();
+      apps.splice(apps.indexOf(app), 1);
       await db.query(
         'UPDATE order_events SET published_at = now() WHERE published_at IS NULL',
       );

@@ -96,6 +96,14 @@ export class OutboxRelay
   private stopped = false;
   /** Set by a wake-up; the relay's next sleep returns at once (none is lost while a round runs). */
   private woken = false;
+  /**
+   * Set while NATS (or Postgres) failed the last round: commits do not wake the relay then, and it
+   * tries again after EVENTS_POLL_MS. Woken by each commit, it ran a round every MIN_ROUND_MS during
+   * an outage, each reading up to a batch of pending rows only to count them as not published: under
+   * load that was 50-90 µs of Postgres CPU per create (docs/performance.md), paid by the API for
+   * rounds that could not publish anything.
+   */
+  private failing = false;
   private wakeSleeper?: () => void;
   private loop?: Promise<void>;
   private lastRemoteWake = 0;
@@ -135,7 +143,7 @@ export class OutboxRelay
     // An idle connection that drops is the pool's to replace; the next query says if it matters.
     this.db.on('error', () => undefined);
     this.broker.subscribe(this.wakeSubject, () => {
-      if (this.leader) this.wake();
+      if (this.leader && !this.failing) this.wake();
     });
     this.loop = this.run();
   }
@@ -148,7 +156,7 @@ export class OutboxRelay
    * the relay polls every EVENTS_POLL_MS, and it cannot publish while NATS is away anyway.
    */
   written(): void {
-    if (!this.enabled || this.stopped) return;
+    if (!this.enabled || this.stopped || this.failing) return;
     if (this.leader) return this.wake();
     if (this.remoteWake) return;
     const send = () => {
@@ -178,10 +186,13 @@ export class OutboxRelay
       const started = Date.now();
       let more = false;
       try {
+        this.failing = false;
         if (await this.holdLease()) more = await this.relayOnce();
       } catch (error) {
+        this.failing = true;
         this.publishFailed.warn(`events not published: ${String(error)}`);
       }
+      if (this.failing) this.woken = false;
       if (!more)
         await this.sleep(this.leader ? this.config.pollMs : STANDBY_RETRY_MS);
       const spacing = started + MIN_ROUND_MS - Date.now();
@@ -214,7 +225,10 @@ export class OutboxRelay
   /** One batch; true when more events are waiting. */
   private async relayOnce(): Promise<boolean> {
     // The stream first, events or not: a consumer may be waiting for it to exist.
-    if (!(await this.ensureStreamOrCount())) return false;
+    if (!(await this.ensureStreamOrCount())) {
+      this.failing = true;
+      return false;
+    }
     // Under synchronous replication the statement writes WAL, so its commit, which pg waits for
     // before it answers, waits for the synchronous standby: every event it read was committed
     // before, so they are all on the standby too, and no event reaches the stream for an order a
@@ -242,6 +256,7 @@ export class OutboxRelay
       this.publishFailed.warn(
         `${unreachable.length} of ${batch.length} events not acknowledged by the stream at ${this.servers} (NATS_URL): ${(unreachable[0] as { error: string }).error}; they stay pending and are retried`,
       );
+      this.failing = true;
       return false;
     }
     return rows.length === this.config.batchSize || batch.length < rows.length;
