@@ -192,6 +192,7 @@ export class OutboxRelay
         this.failing = true;
         this.publishFailed.warn(`events not published: ${String(error)}`);
       }
+      if (this.stopped) break;
       if (this.failing) this.woken = false;
       if (!more)
         await this.sleep(this.leader ? this.config.pollMs : STANDBY_RETRY_MS);
