@@ -4,6 +4,7 @@
  */
 export interface KeyedTable {
   table: string;
+  /** A single-column key that finds one row through an index, or `ctid` (a TID scan). */
   idColumn: string;
   createdAtColumn: string;
   /**

@@ -13,7 +13,9 @@ import { OutboxRelay } from './outbox-relay';
  */
 const ORDER_EVENTS_TABLE: KeyedTable = {
   table: 'order_events',
-  idColumn: 'id',
+  // The row's own address: its batch is locked (FOR UPDATE), so it cannot move before the delete,
+  // which then reads it without an index (a TID scan). `id` has no index since OrderEventsLeanerKeys.
+  idColumn: 'ctid',
   createdAtColumn: 'published_at',
   expire: 'delete',
   // "order-events-purge" as a number; each table's purge has its own.

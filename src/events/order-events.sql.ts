@@ -30,8 +30,11 @@ export const ORDER_EVENT_DATA = `jsonb_build_object(
  * `change` (an INSERT or UPDATE of orders ending in `RETURNING *`) and, for each row it returns
  * where `when` holds, the event `type` whose sequence is the order's version after the change. The
  * statement returns `returning` of what `change` returns: the columns its events-off twin returns,
- * no more (every extra column is parsed on the hot path). The unique (order_id, sequence) makes a
- * second event for one version impossible, whatever the caller.
+ * no more (every extra column is parsed on the hot path). The primary key (order_id, sequence) makes
+ * a second event for one version impossible, whatever the caller: every change increments the
+ * version, so a conflict would be a bug, and it fails the change (23505) rather than lose its event
+ * in silence, as the `ON CONFLICT DO NOTHING` before did (whose speculative insertion also cost
+ * every event one more index probe and WAL record).
  */
 export function withOrderEvent(
   change: string,
@@ -43,8 +46,7 @@ export function withOrderEvent(
   event AS (
     INSERT INTO order_events (order_id, user_id, type, sequence, data)
     SELECT o.id, o.user_id, '${type}', o.version, ${ORDER_EVENT_DATA}
-    FROM o WHERE ${when}
-    ON CONFLICT (order_id, sequence) DO NOTHING)
+    FROM o WHERE ${when})
   SELECT ${returning} FROM o`;
 }
 
@@ -71,16 +73,17 @@ export const COUNT_DUE_EVENTS = `SELECT count(*)::int AS n FROM (SELECT 1 FROM o
     AND (next_attempt_at IS NULL OR next_attempt_at <= now()) LIMIT $1) due`;
 
 /**
- * A publish the stream refused: one more attempt counted, the next one after `$3` ms, and parked
- * (with the reason) once `$4` attempts were refused. Returns the ids parked by this statement.
+ * Publishes the stream refused (the events of orders `$1` at sequences `$2`, by the primary key):
+ * one more attempt counted with its reason (`$3`), the next one after `$4` ms, and parked once
+ * `$5` attempts were refused.
  */
 export const COUNT_REFUSED_PUBLISHES = `UPDATE order_events e SET
     publish_attempts = e.publish_attempts + 1,
     next_attempt_at = now() + make_interval(secs => r.delay_ms / 1000.0),
     last_error = r.error,
-    parked_at = CASE WHEN e.publish_attempts + 1 >= $3 THEN now() END
-  FROM unnest($1::uuid[], $2::text[], $4::int[]) AS r(id, error, delay_ms)
-  WHERE e.id = r.id AND e.published_at IS NULL
+    parked_at = CASE WHEN e.publish_attempts + 1 >= $5 THEN now() END
+  FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[]) AS r(order_id, sequence, error, delay_ms)
+  WHERE e.order_id = r.order_id AND e.sequence = r.sequence AND e.published_at IS NULL
   RETURNING e.id, e.order_id, e.sequence, e.parked_at IS NOT NULL AS parked`;
 
 /** Parked events (oldest first) with the reason, and the pending events each one holds back. */
@@ -97,8 +100,10 @@ export const REQUEUE_PARKED = `UPDATE order_events SET parked_at = NULL, publish
   WHERE parked_at IS NOT NULL AND published_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
   RETURNING id`;
 
-export const MARK_EVENTS_PUBLISHED = `UPDATE order_events SET published_at = now()
-  WHERE id = ANY($1::uuid[]) AND published_at IS NULL`;
+/** Marks the events of orders `$1` at sequences `$2` published (by the primary key). */
+export const MARK_EVENTS_PUBLISHED = `UPDATE order_events e SET published_at = now()
+  FROM unnest($1::uuid[], $2::int[]) AS p(order_id, sequence)
+  WHERE e.order_id = p.order_id AND e.sequence = p.sequence AND e.published_at IS NULL`;
 
 export const SELECT_BACKLOG = `SELECT count(*)::int AS pending,
     COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds

@@ -248,7 +248,10 @@ export class OutboxRelay
     if (this.app.testFault.kind === 'crash-after-publish' && published.length)
       process.kill(process.pid, 'SIGKILL');
     if (published.length)
-      await this.db!.query(MARK_EVENTS_PUBLISHED, [published.map((r) => r.id)]);
+      await this.db!.query(MARK_EVENTS_PUBLISHED, [
+        published.map((r) => r.order_id),
+        published.map((r) => r.sequence),
+      ]);
     this.metrics.published(published.length);
     await this.countRefused(batch, outcomes);
     const unreachable = outcomes.filter((o) => o.kind === 'unreachable');
@@ -282,12 +285,13 @@ export class OutboxRelay
       sequence: number;
       parked: boolean;
     }>(COUNT_REFUSED_PUBLISHES, [
-      refused.map(({ row }) => row.id),
+      refused.map(({ row }) => row.order_id),
+      refused.map(({ row }) => row.sequence),
       refused.map(({ outcome }) => (outcome as { error: string }).error),
-      this.config.maxPublishAttempts,
       refused.map(({ row }) =>
         Math.min(REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MS * 2 ** row.attempts),
       ),
+      this.config.maxPublishAttempts,
     ]);
     const errors = new Map(
       refused.map(({ row, outcome }) => [
