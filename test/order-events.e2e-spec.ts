@@ -183,6 +183,43 @@ describe('order events: outbox to NATS JetStream, exactly once per change', () =
     });
   }, 60_000);
 
+  it('refuses a change whose event would take a version that already has one: the change and the event there stay as they were', async () => {
+    const app = await startApp();
+    const token = tokenFor(newUser());
+    const created = await send(app.url, 'POST', '/orders', {
+      token,
+      key: 'k-1',
+      body: validOrder(),
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    // Only a bug (or a hand-written row) can take version 2 first; ON CONFLICT DO NOTHING used to
+    // drop the change's own event then, and the change committed without one.
+    await db.query(
+      `INSERT INTO order_events (order_id, user_id, type, sequence, data, published_at)
+       VALUES ($1, 'someone', 'orders.order.updated', 2, '{"stray":true}', now())`,
+      [id],
+    );
+    const patched = await send(app.url, 'PATCH', `/orders/${id}`, {
+      token,
+      body: { note: 'changed' },
+      headers: { 'if-match': '"1"' },
+    });
+    expect(patched.status).toBe(500);
+    expect(patched.body).toEqual({
+      error: { code: 'INTERNAL', message: expect.any(String) },
+    });
+    const read = await send(app.url, 'GET', `/orders/${id}`, { token });
+    expect(read.headers.get('etag')).toBe('"1"');
+    expect(read.body.note).not.toBe('changed');
+    const { rows } = await db.query<{ sequence: number; data: object }>(
+      'SELECT sequence, data FROM order_events WHERE order_id = $1 ORDER BY sequence',
+      [id],
+    );
+    expect(rows.map((r) => r.sequence)).toEqual([1, 2]);
+    expect(rows[1].data).toEqual({ stray: true });
+  });
+
   it('re-publishes, under the same Nats-Msg-Id, an event whose relay died after the ack and before marking it: the stream keeps one', async () => {
     for (const app of apps.splice(0)) await app.stop();
     const doomed = await startAppProcess({
