@@ -10,7 +10,13 @@ import {
 import { startNatsServer, type NatsServer } from './support/nats-server';
 import { createOwnDatabase } from './support/own-database';
 import type { ScratchDatabase } from './support/scratch-database';
-import { newUser, send, tokenFor, validOrder } from './support/test-app';
+import {
+  createOrder,
+  newUser,
+  send,
+  tokenFor,
+  validOrder,
+} from './support/test-app';
 import { until } from './support/until';
 import { deliver, paymentEvent } from './support/webhooks';
 
@@ -186,11 +192,7 @@ describe('order events: outbox to NATS JetStream, exactly once per change', () =
   it('refuses a change whose event would take a version that already has one: the change and the event there stay as they were', async () => {
     const app = await startApp();
     const token = tokenFor(newUser());
-    const created = await send(app.url, 'POST', '/orders', {
-      token,
-      key: 'k-1',
-      body: validOrder(),
-    });
+    const created = await createOrder(app, token, 'k-1');
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     // Only a bug (or a hand-written row) can take version 2 first; ON CONFLICT DO NOTHING used to

@@ -215,15 +215,9 @@ describe('Through PgBouncer in transaction mode', () => {
         await check.end();
       }
       const token = tokenFor(newUser());
-      expect(
-        (
-          await createOrder(
-            { url: apps[0].url } as TestApp,
-            token,
-            randomUUID(),
-          )
-        ).status,
-      ).toBe(201);
+      expect((await createOrder(apps[0], token, randomUUID())).status).toBe(
+        201,
+      );
     } finally {
       await migrating.end();
       await Promise.all(apps.map((app) => app.stop()));

@@ -155,7 +155,7 @@ export async function send(
 
 /** POST /orders with a key and (by default) a valid body. */
 export function createOrder(
-  t: TestApp,
+  t: Pick<TestApp, 'url'>,
   token: string,
   key: string,
   body: unknown = validOrder(),
