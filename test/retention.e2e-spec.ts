@@ -27,6 +27,8 @@ describe('Idempotency key retention in Postgres', () => {
       env: {
         IDEMPOTENCY_PURGE_BATCH_SIZE: '2',
         IDEMPOTENCY_KEY_RETENTION_SECONDS: '172800',
+        // Acknowledged events kept a day (the default, 0, deletes them at once).
+        EVENTS_OUTBOX_RETENTION_SECONDS: '86400',
       },
     });
     db = t.app.get(DataSource);

@@ -327,4 +327,15 @@ describe('NATS_URL and the EVENTS_* settings', () => {
       withEnv({ EVENTS_DUPLICATE_WINDOW_SECONDS: '60' }, eventsConfig),
     ).toThrow(/EVENTS_DUPLICATE_WINDOW_SECONDS: 60 is outside 120\.\.86400/);
   });
+
+  it('deletes acknowledged outbox rows by default, and keeps them for a retention when one is set', () => {
+    expect(withEnv({}, eventsConfig).outboxRetentionSeconds).toBe(0);
+    expect(
+      withEnv({ EVENTS_OUTBOX_RETENTION_SECONDS: '86400' }, eventsConfig)
+        .outboxRetentionSeconds,
+    ).toBe(86400);
+    expect(() =>
+      withEnv({ EVENTS_OUTBOX_RETENTION_SECONDS: '-1' }, eventsConfig),
+    ).toThrow(/EVENTS_OUTBOX_RETENTION_SECONDS: -1 is outside 0\.\.315360000/);
+  });
 });

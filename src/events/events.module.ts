@@ -8,8 +8,9 @@ import { EventsMetrics } from './events.metrics';
 import { OutboxRelay } from './outbox-relay';
 
 /**
- * Published events are purged after EVENTS_OUTBOX_RETENTION_SECONDS, counted from their publication:
- * a pending event (published_at NULL) is never old enough, so it is never purged.
+ * Events marked published (EVENTS_OUTBOX_RETENTION_SECONDS above 0) are purged that long after their
+ * publication: a pending event (published_at NULL) is never old enough, so it is never purged. At 0
+ * the relay deletes each row itself, and the purge only clears rows marked under an earlier setting.
  */
 const ORDER_EVENTS_TABLE: KeyedTable = {
   table: 'order_events',

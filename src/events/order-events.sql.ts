@@ -100,7 +100,17 @@ export const REQUEUE_PARKED = `UPDATE order_events SET parked_at = NULL, publish
   WHERE parked_at IS NOT NULL AND published_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
   RETURNING id`;
 
-/** Marks the events of orders `$1` at sequences `$2` published (by the primary key). */
+/**
+ * Deletes the events of orders `$1` at sequences `$2` (by the primary key), which the stream
+ * acknowledged: the default (EVENTS_OUTBOX_RETENTION_SECONDS=0). A delete writes one small WAL record
+ * and no index entry; the mark below writes a whole new row version and an entry in every index (it
+ * changes `published_at`, which the partial indexes read), and the purge deletes it later anyway.
+ */
+export const DELETE_PUBLISHED_EVENTS = `DELETE FROM order_events e
+  USING unnest($1::uuid[], $2::int[]) AS p(order_id, sequence)
+  WHERE e.order_id = p.order_id AND e.sequence = p.sequence AND e.published_at IS NULL`;
+
+/** Marks the events of orders `$1` at sequences `$2` published, for the purge to delete after a retention. */
 export const MARK_EVENTS_PUBLISHED = `UPDATE order_events e SET published_at = now()
   FROM unnest($1::uuid[], $2::int[]) AS p(order_id, sequence)
   WHERE e.order_id = p.order_id AND e.sequence = p.sequence AND e.published_at IS NULL`;

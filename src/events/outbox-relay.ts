@@ -22,6 +22,7 @@ import {
   ACQUIRE_RELAY_LEASE,
   COUNT_DUE_EVENTS,
   COUNT_REFUSED_PUBLISHES,
+  DELETE_PUBLISHED_EVENTS,
   MARK_EVENTS_PUBLISHED,
   type PendingEventRow,
   RELEASE_RELAY_LEASE,
@@ -76,8 +77,9 @@ export function publishOutcome(error: unknown): PublishResult {
 /**
  * Publishes the outbox to JetStream: one relay at a time across instances (a lease row), woken by
  * each commit that writes an event (`written()`) and by a timer, in batches of at most one event per
- * order so that each order's events reach the stream in sequence. A row is marked published only
- * after the stream acknowledged it; a relay that dies in between publishes it again under the same
+ * order so that each order's events reach the stream in sequence. A row is deleted (or marked
+ * published, with EVENTS_OUTBOX_RETENTION_SECONDS) only after the stream acknowledged it; a relay
+ * that dies in between publishes it again under the same
  * Nats-Msg-Id, which the stream drops as a duplicate within its window. NATS down, slow or
  * partitioned costs the API nothing: events wait in the outbox and drain in order when it returns.
  */
@@ -118,6 +120,8 @@ export class OutboxRelay
   private readonly sourceJson: string;
   /** NATS_URL's servers, without credentials: what a warning names. */
   private readonly servers: string;
+  /** What becomes of an acknowledged event's row: deleted, or marked for the retention purge. */
+  private readonly forgetPublished: string;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -131,6 +135,10 @@ export class OutboxRelay
     this.wakeSubject = `_orders_relay.${config.stream}.wake`;
     this.sourceJson = JSON.stringify(config.source);
     this.servers = config.natsServers.join(',');
+    this.forgetPublished =
+      config.outboxRetentionSeconds === 0
+        ? DELETE_PUBLISHED_EVENTS
+        : MARK_EVENTS_PUBLISHED;
   }
 
   onApplicationBootstrap(): void {
@@ -248,7 +256,7 @@ export class OutboxRelay
     if (this.app.testFault.kind === 'crash-after-publish' && published.length)
       process.kill(process.pid, 'SIGKILL');
     if (published.length)
-      await this.db!.query(MARK_EVENTS_PUBLISHED, [
+      await this.db!.query(this.forgetPublished, [
         published.map((r) => r.order_id),
         published.map((r) => r.sequence),
       ]);
