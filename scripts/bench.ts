@@ -217,7 +217,7 @@ async function compareAgainst(ref: string): Promise<void> {
   const cpu = new Map<string, number>();
   const builds: RunningBuild[] = [];
   try {
-    builds.push(await startBuild(other.label, 11, other.main));
+    builds.push(await startBuild(other.label, 11, other.root));
     builds.push(await startBuild('now', 12));
     for (let round = 1; round <= Number(flags.rounds); round++) {
       const line: string[] = [];
@@ -279,7 +279,7 @@ interface RunningBuild {
 async function startBuild(
   label: string,
   redisDb: number,
-  main?: string,
+  root?: string,
 ): Promise<RunningBuild> {
   const database = await createScratchDatabase(adminUrl, 'orders_bench');
   const url = `${redisBase.replace(/\/\d*$/, '')}/${redisDb}`;
@@ -292,7 +292,7 @@ async function startBuild(
     await database.drop();
   };
   try {
-    const app = await startApp(database.url, main, label, url);
+    const app = await startApp(database.url, root, label, url);
     const seeded = await seed(app.url).catch(async (error: unknown) => {
       await app.stop();
       throw error;
@@ -319,7 +319,7 @@ async function startBuild(
  */
 function prepareBuild(ref: string): {
   label: string;
-  main: string;
+  root: string;
   remove: () => void;
 } {
   const git = (...args: string[]) =>
@@ -354,7 +354,7 @@ function prepareBuild(ref: string): {
     throw error;
   }
   console.error(`built ${ref} (${sha}) in ${dir}`);
-  return { label: sha, main: join(dir, 'dist', 'main.js'), remove };
+  return { label: sha, root: dir, remove };
 }
 
 async function main(): Promise<void> {
@@ -393,10 +393,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** `label` names the build in `--against` runs: each build profiles into a directory of its own. */
+/**
+ * `root`: another checkout (an `--against` build), started with its own build and its own
+ * `start:prod` V8 flags, as it would run in production: a change to those flags shows in the
+ * comparison. `label` names the build in `--against` runs: each profiles into a directory of its own.
+ */
 function startApp(
   databaseUrl: string,
-  main?: string,
+  root?: string,
   label?: string,
   redis = redisUrl,
 ): Promise<AppProcess> {
@@ -413,9 +417,9 @@ function startApp(
       ),
     },
     {
-      nodeFlags: [...productionNodeFlags(), ...profile],
+      nodeFlags: [...productionNodeFlags(root), ...profile],
       discardStdout: true,
-      main,
+      main: root && join(root, 'dist', 'main.js'),
     },
   );
 }

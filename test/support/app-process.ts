@@ -32,8 +32,8 @@ const MAIN = join(ROOT, 'dist', 'main.js');
 const OUTPUT_KEPT = 1 << 20;
 
 /** The V8 flags of `npm run start:prod` (and the Dockerfile), read from package.json: one source. */
-export function productionNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+export function productionNodeFlags(root = ROOT): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
   return pkg.scripts['start:prod']
