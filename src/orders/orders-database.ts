@@ -1,6 +1,5 @@
 import { HttpException, Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type {
   Pool,
@@ -13,6 +12,7 @@ import { databaseConfig } from '../config';
 import { checkOut } from '../database/checked-out-client';
 import { ISO_TIMESTAMP_TYPES } from '../database/iso-timestamps';
 import { PG_POOL } from '../database/pg-pool.module';
+import { statementName } from '../database/statement-name';
 import { WriteBulkhead, writeSlotsFor } from '../database/write-bulkhead';
 
 /** Writes queued for a slot at once; past it a write answers 503 at once (retry-safe). */
@@ -108,17 +108,6 @@ export class OrdersDatabase {
   private nameOf(sql: string): string | undefined {
     return this.preparedStatements ? statementName(sql) : undefined;
   }
-}
-
-const statementNames = new Map<string, string>();
-
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (!name) {
-    name = `orders_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
 }
 
 /**
