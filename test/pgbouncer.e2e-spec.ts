@@ -1,3 +1,5 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { runPid } from './support/run-world';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
@@ -6,7 +8,9 @@ import { keyPurgeToken } from '../src/database/key-purge.module';
 import { MIGRATION_LOCK_KEY } from '../src/database/run-migrations';
 import type { KeyPurgeService } from '../src/database/key-purge.service';
 import { startAppProcess } from './support/app-process';
+import { startNatsServer } from './support/nats-server';
 import { PgBouncer, pgBouncerVersion } from './support/pgbouncer';
+import { until } from './support/until';
 import { TcpProxy } from './support/tcp-proxy';
 import { migrationLockWaiters, untilAllQueued } from './support/migration-lock';
 import {
@@ -102,6 +106,46 @@ describe('Through PgBouncer in transaction mode', () => {
     expectOneOrderFrom(answers);
     expect(await countOrders(user)).toBe(1);
   });
+
+  it('relays order events through the pooler (a lease row, no session state): each in the stream once, the outbox emptied', async () => {
+    const nats = await startNatsServer();
+    const stream = `ORDERS_${randomUUID().slice(0, 8)}`;
+    const relaying = await createTestApp({
+      env: {
+        DATABASE_URL: bouncer.urlFor(url),
+        DB_POOLER: 'transaction',
+        DB_CONNECT_TIMEOUT_MS: '3000',
+        NATS_URL: nats.url,
+        EVENTS_STREAM: stream,
+        EVENTS_POLL_MS: '200',
+      },
+    });
+    const nc = await connect({ servers: nats.url });
+    try {
+      const token = tokenFor(newUser());
+      // One at a time, so that the relay runs a round (a read and a delete) for each of them.
+      for (let i = 0; i < 12; i++)
+        expect(
+          (await createOrder(relaying, token, `pgb-event-${i}`)).status,
+        ).toBe(201);
+      const jsm = await jetstreamManager(nc);
+      await until(
+        async () =>
+          (await jsm.streams.info(stream).catch(() => undefined))?.state
+            .messages === 12,
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      await until(
+        async () =>
+          (await direct.query('SELECT 1 FROM order_events')).rowCount === 0,
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+    } finally {
+      await nc.close();
+      await relaying.close();
+      await nats.stop();
+    }
+  }, 60_000);
 
   it('gives every pooled server session the timeouts, set as role defaults since the pooler refuses startup parameters', async () => {
     // Ten clients each inside a transaction hold all ten server sessions of the pool at once, so
