@@ -345,15 +345,16 @@ async function main(): Promise<void> {
           rates[mode].push(result.rps);
           const perCreate = (
             of: (u: { ms: number; calls: number }) => number,
+            digits: number,
           ) =>
             Object.entries(usage)
               .map(
                 ([name, u]) =>
-                  `${name} ${(of(u) / (result.rps * duration)).toFixed(of === calls ? 1 : 0)}`,
+                  `${name} ${(of(u) / (result.rps * duration)).toFixed(digits)}`,
               )
               .join(', ');
           console.error(
-            `round ${round}, events ${mode}: ${Math.round(result.rps)} creates/s (${result.non2xx} not 2xx); per create (all instances): CPU µs ${perCreate(cpuMicros)}; system calls ${perCreate(calls)}`,
+            `round ${round}, events ${mode}: ${Math.round(result.rps)} creates/s (${result.non2xx} not 2xx); per create (all instances): CPU µs ${perCreate(cpuMicros, 0)}; system calls ${perCreate(calls, 1)}`,
           );
         }
     } finally {

@@ -80,9 +80,9 @@ export function publishOutcome(error: unknown): PublishResult {
  * each commit that writes an event (`written()`) and by a timer, in batches of at most one event per
  * order so that each order's events reach the stream in sequence. A row is deleted (or marked
  * published, with EVENTS_OUTBOX_RETENTION_SECONDS) only after the stream acknowledged it; a relay
- * that dies in between publishes it again under the same
- * Nats-Msg-Id, which the stream drops as a duplicate within its window. NATS down, slow or
- * partitioned costs the API nothing: events wait in the outbox and drain in order when it returns.
+ * that dies in between publishes it again under the same Nats-Msg-Id, which the stream drops as a
+ * duplicate within its window. NATS down, slow or partitioned costs the API nothing: events wait in
+ * the outbox and drain in order when it returns.
  */
 @Injectable()
 export class OutboxRelay
@@ -123,6 +123,8 @@ export class OutboxRelay
   private readonly servers: string;
   /** What becomes of an acknowledged event's row: deleted, or marked for the retention purge. */
   private readonly forgetPublished: string;
+  /** DB_PREPARED_STATEMENTS: off behind a transaction pooler. */
+  private readonly preparedStatements: boolean;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -131,9 +133,9 @@ export class OutboxRelay
     @Inject(eventsConfig.KEY)
     private readonly config: ConfigType<typeof eventsConfig>,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
-    @Inject(databaseConfig.KEY)
-    private readonly database: ConfigType<typeof databaseConfig>,
+    @Inject(databaseConfig.KEY) database: ConfigType<typeof databaseConfig>,
   ) {
+    this.preparedStatements = database.preparedStatements;
     this.enabled = config.natsServers.length > 0;
     this.wakeSubject = `_orders_relay.${config.stream}.wake`;
     this.sourceJson = JSON.stringify(config.source);
@@ -396,7 +398,7 @@ export class OutboxRelay
    */
   private statement(text: string, values: unknown[]): QueryConfig {
     return {
-      name: this.database.preparedStatements ? statementName(text) : undefined,
+      name: this.preparedStatements ? statementName(text) : undefined,
       text,
       values,
     };
