@@ -3,7 +3,8 @@
  * npm run bench -- --against 8bcee7a [--rounds 2 --duration 6 --scenarios create,replay,read,list]
  *   builds that commit in a temporary worktree and prints, from one run, each path's req/s there and
  *   here, their ratio and the app's CPU per request (the best of the rounds; the two builds run side
- *   by side and take turns scenario by scenario).
+ *   by side and take turns scenario by scenario), and the median of each round's two adjacent turns'
+ *   ratio, which a slow spell of the machine moves less.
  *
  * Starts the production build (dist/main.js, with the V8 flags of `npm run start:prod`) on a fresh
  * database and a Redis database of its own, drives it with autocannon, and prints one table:
@@ -200,6 +201,15 @@ const postHeaders = (key: string) => ({
   'idempotency-key': key,
 });
 
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 /**
  * This checkout's scenarios against `ref`'s build, in one run: a table of req/s and the ratio. Both
  * builds run side by side, each on a database and a Redis database of its own, and take turns
@@ -215,6 +225,9 @@ async function compareAgainst(ref: string): Promise<void> {
   const best = new Map<string, number>();
   // The app's CPU per request, the lowest of the rounds: steadier than req/s on a shared machine.
   const cpu = new Map<string, number>();
+  // Per scenario, now / ref of each round's two turns, run back to back: the machine's speed, which
+  // drifts by up to 2x within a run, changes less between two adjacent turns than across the run.
+  const paired = new Map<string, number[]>();
   const builds: RunningBuild[] = [];
   try {
     builds.push(await startBuild(other.label, 11, other.root));
@@ -224,6 +237,7 @@ async function compareAgainst(ref: string): Promise<void> {
       for (const [index, name] of wanted.entries()) {
         const turns =
           (round + index) % 2 === 0 ? builds : [...builds].reverse();
+        const rps = new Map<string, number>();
         for (const build of turns) {
           await runSql(build.databaseUrl, 'ANALYZE orders');
           const result = await run(
@@ -241,7 +255,12 @@ async function compareAgainst(ref: string): Promise<void> {
               Math.min(cpu.get(cell) ?? Infinity, result.cpuUsPerRequest),
             );
           line.push(`${build.label} ${name} ${Math.round(result.rps)}/s`);
+          rps.set(build.label, result.rps);
         }
+        paired.set(name, [
+          ...(paired.get(name) ?? []),
+          rps.get('now')! / rps.get(other.label)!,
+        ]);
       }
       console.error(`round ${round}: ${line.join(', ')}`);
     }
@@ -254,14 +273,15 @@ async function compareAgainst(ref: string): Promise<void> {
     const now = best.get(`now:${name}`) ?? 0;
     const us = (label: string) =>
       Math.round(cpu.get(`${label}:${name}`) ?? NaN);
-    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} | ${us(other.label)} -> ${us('now')} |`;
+    const pairs = paired.get(name) ?? [];
+    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} | ${median(pairs).toFixed(2)} (${pairs.map((r) => r.toFixed(2)).join(', ')}) | ${us(other.label)} -> ${us('now')} |`;
   });
   console.log(
     [
       `${connections} connections, ${duration} s x ${flags.rounds} rounds, best round; the builds side by side, taking turns per scenario; ${os.cpus().length} cores`,
       '',
-      `| path | ${other.label} | now | now / ${other.label} | app CPU µs per request |`,
-      '|---|---:|---:|---:|---:|',
+      `| path | ${other.label} | now | now / ${other.label} | median of the rounds' paired turns (each round) | app CPU µs per request |`,
+      '|---|---:|---:|---:|---|---:|',
       ...rows,
     ].join('\n'),
   );
