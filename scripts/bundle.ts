@@ -175,10 +175,11 @@ async function importsSettleOnFirstUse(): Promise<void> {
  */
 async function asciiOnly(): Promise<void> {
   const source = await readFile(MAIN, 'utf8');
-  // A character outside the BMP (a surrogate pair) needs a look at the context it appears in.
-  if (/[\uD800-\uDFFF]/.test(source))
+  // A character outside the BMP (a surrogate pair), or one after a backslash (`\é` would become
+  // `\\u00e9`, a backslash and five letters), needs a look at the context it appears in.
+  if (/[\uD800-\uDFFF]|\\[\u0080-\uffff]/.test(source))
     throw new Error(
-      `${MAIN} has characters outside the BMP: escape them by hand`,
+      `${MAIN} has a character outside the BMP or after a backslash: escape it by hand`,
     );
   await writeFile(
     MAIN,
