@@ -73,9 +73,13 @@ build({
   plugins: [bundledRequire],
   logLevel: 'warning',
 })
-  .then(nameOnlyWhenRenamed)
-  .then(importsSettleOnFirstUse)
-  .then(asciiOnly)
+  .then(async () => {
+    const source = await readFile(MAIN, 'utf8');
+    await writeFile(
+      MAIN,
+      asciiOnly(importsSettleOnFirstUse(nameOnlyWhenRenamed(source))),
+    );
+  })
   .catch((error: unknown) => {
     // esbuild has printed why (logLevel); anything else is ours.
     if (!(error instanceof Error && 'errors' in error)) console.error(error);
@@ -99,7 +103,7 @@ build({
  *   CPU (npm run bench -- --against 8bcee7a --cpu-prof, see docs/performance.md). These keep no
  *   name now: nothing reads a closure's name, and a stack trace still shows where it was defined.
  */
-async function nameOnlyWhenRenamed(): Promise<void> {
+function nameOnlyWhenRenamed(source: string): string {
   const helper =
     'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
   const guarded =
@@ -107,17 +111,13 @@ async function nameOnlyWhenRenamed(): Promise<void> {
     'var __unnamed = (target) => target;';
   const wrapped = /\/\* @__PURE__ \*\/ __name\(/g;
   const kept = /^[ \t]*__name\(([A-Za-z_$][\w$]*), "\1"\);\n/gm;
-  const source = await readFile(MAIN, 'utf8');
   // A new esbuild that writes the helper differently must be looked at again, not patched blind.
   if (!source.includes(helper))
     throw new Error(`${MAIN} no longer defines __name as "${helper}"`);
-  await writeFile(
-    MAIN,
-    source
-      .replace(helper, guarded)
-      .replace(wrapped, '/* @__PURE__ */ __unnamed(')
-      .replace(kept, ''),
-  );
+  return source
+    .replace(helper, guarded)
+    .replace(wrapped, '/* @__PURE__ */ __unnamed(')
+    .replace(kept, '');
 }
 
 /**
@@ -131,8 +131,7 @@ async function nameOnlyWhenRenamed(): Promise<void> {
  * loading in a require cycle has none yet, and keeps its getter until it does). Only `__toESM` uses
  * the settling copy: `__toCommonJS` keeps live getters, which an ES module's own `let` exports need.
  */
-async function importsSettleOnFirstUse(): Promise<void> {
-  const source = await readFile(MAIN, 'utf8');
+function importsSettleOnFirstUse(source: string): string {
   const copyProps =
     /^var __copyProps = \(to, (\w+), except, desc\) => \{\n[\s\S]*?\n\};\n/m.exec(
       source,
@@ -152,14 +151,9 @@ async function importsSettleOnFirstUse(): Promise<void> {
         getter!,
         `{ get: () => __settle(to, key, ${copyProps[1]}[key]), configurable: true, enumerable:`,
       );
-  await writeFile(
-    MAIN,
-    source
-      .replace(copyProps[0], copyProps[0] + settling)
-      .replace(toEsm, (line) =>
-        line.replace('__copyProps(', '__copyPropsOnce('),
-      ),
-  );
+  return source
+    .replace(copyProps[0], copyProps[0] + settling)
+    .replace(toEsm, (line) => line.replace('__copyProps(', '__copyPropsOnce('));
 }
 
 /**
@@ -173,19 +167,15 @@ async function importsSettleOnFirstUse(): Promise<void> {
  * Multilingual Plane), a string and an identifier; only a template literal's raw text would differ,
  * and esbuild escapes those already.
  */
-async function asciiOnly(): Promise<void> {
-  const source = await readFile(MAIN, 'utf8');
+function asciiOnly(source: string): string {
   // A character outside the BMP (a surrogate pair), or one after a backslash (`\é` would become
   // `\\u00e9`, a backslash and five letters), needs a look at the context it appears in.
   if (/[\uD800-\uDFFF]|\\[\u0080-\uffff]/.test(source))
     throw new Error(
       `${MAIN} has a character outside the BMP or after a backslash: escape it by hand`,
     );
-  await writeFile(
-    MAIN,
-    source.replace(
-      /[\u0080-\uffff]/g,
-      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    ),
+  return source.replace(
+    /[\u0080-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
