@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -377,6 +379,76 @@ describe('the event pipeline behind an authenticated broker', () => {
       await db.end();
     }
   }, 90_000);
+
+  it('parks an event whose subject the broker does not permit the service to publish, while every other event flows', async () => {
+    // The compose file's configuration, with the service's publish rights narrowed to two of the
+    // event types: a broker misconfigured for the third. The server drops each such publish with an
+    // -ERR and sends no acknowledgement, so only the error tells the relay why.
+    const dir = mkdtempSync(join(tmpdir(), 'orders-nats-conf-'));
+    const config = join(dir, 'nats-server.conf');
+    writeFileSync(
+      config,
+      readFileSync(NATS_CONFIG, 'utf8').replace(
+        'allow: ["orders.>", ',
+        'allow: ["orders.order.created", "orders.order.updated", ',
+      ),
+    );
+    await nats.stop();
+    nats = await startNatsServer({
+      config,
+      env: {
+        ORDERS_NATS_PASSWORD: SERVICE_PASSWORD,
+        CONSUMER_NATS_PASSWORD: CONSUMER_PASSWORD,
+      },
+    });
+    await nc.close();
+    nc = await connect(asConsumer());
+    jsm = await jetstreamManager(nc);
+    const stream = `ORDERS_${randomUUID().slice(0, 8)}`;
+    const { app, db, query } = await startApp(stream, {
+      EVENTS_MAX_PUBLISH_ATTEMPTS: '2',
+    });
+    try {
+      const token = tokenFor(newUser());
+      const create = async () =>
+        (
+          await send(app.url, 'POST', '/orders', {
+            token,
+            key: randomUUID(),
+            body: validOrder(),
+          })
+        ).body.id as string;
+      const cancelled = await create();
+      expect(
+        (await send(app.url, 'DELETE', `/orders/${cancelled}`, { token }))
+          .status,
+      ).toBe(200);
+      // A later order: its event must not wait behind the refused one.
+      await create();
+      const rows = () =>
+        query<{ order_id: string; type: string; parked: boolean }>(
+          'SELECT order_id, type, parked_at IS NOT NULL AS parked FROM order_events ORDER BY position',
+        );
+      await until(async () => (await rows()).some((row) => row.parked), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      // The cancel is parked; both creates reached the stream, the later order's included.
+      expect(await rows()).toEqual([
+        { order_id: cancelled, type: 'orders.order.cancelled', parked: true },
+      ]);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(2);
+      expect(await metric(app, 'orders_events_parked_total')).toBe(1);
+      await until(() =>
+        /parked after 2 refused publishes: Permissions Violation for Publish to \\"orders\.order\.cancelled\\"/.test(
+          app.output(),
+        ),
+      );
+    } finally {
+      await db.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("events:tail reads with a consumer's credentials and prints every control character escaped", async () => {
     const service = await connect(

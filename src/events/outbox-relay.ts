@@ -61,18 +61,15 @@ type PublishResult =
  * no quorum), or a permission violation. Everything else (timeouts, no responders, a closed
  * connection) is NATS being away.
  */
-export function publishOutcome(error: unknown): PublishResult {
-  const text = error instanceof Error ? error.message : String(error);
+export function publishOutcome(error: Error): PublishResult {
   if (error instanceof JetStreamApiError && error.status !== 503)
-    return { kind: 'refused', error: `${text} (err_code ${error.code})` };
-  // A request's permission violation arrives wrapped (RequestError), the violation as its cause.
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  if (
-    error instanceof PermissionViolationError ||
-    cause instanceof PermissionViolationError
-  )
-    return { kind: 'refused', error: text };
-  return { kind: 'unreachable', error: text };
+    return {
+      kind: 'refused',
+      error: `${error.message} (err_code ${error.code})`,
+    };
+  if (error instanceof PermissionViolationError)
+    return { kind: 'refused', error: error.message };
+  return { kind: 'unreachable', error: error.message };
 }
 
 /**
@@ -328,23 +325,22 @@ export class OutboxRelay
 
   /** Publishes each event of the batch at once; what became of each. */
   private async publish(batch: PendingEventRow[]): Promise<PublishResult[]> {
-    const js = await this.broker.jetstream();
-    const results = await Promise.allSettled(
+    const errors = await this.broker.publishToStream(
       batch.map((row) => {
         const headers = natsHeaders();
+        headers.set('Nats-Msg-Id', row.id);
         headers.set('Content-Type', CLOUD_EVENT_CONTENT_TYPE);
-        return js.publish(row.type, cloudEventJson(row, this.sourceJson), {
-          msgID: row.id,
-          timeout: this.config.publishTimeoutMs,
+        return {
+          subject: row.type,
+          data: cloudEventJson(row, this.sourceJson),
           headers,
-        });
+        };
       }),
+      this.config.publishTimeoutMs,
     );
     // A duplicate counts as published: the stream holds the event already.
-    return results.map((result) =>
-      result.status === 'fulfilled'
-        ? { kind: 'published' }
-        : publishOutcome(result.reason),
+    return errors.map((error) =>
+      error === undefined ? { kind: 'published' } : publishOutcome(error),
     );
   }
 

@@ -7,9 +7,7 @@ import {
 import type { ConfigType } from '@nestjs/config';
 import {
   DiscardPolicy,
-  jetstream,
   jetstreamManager,
-  type JetStreamClient,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import {
@@ -21,6 +19,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { eventsConfig } from '../config';
+import { StreamPublisher, type StreamMessage } from './stream-publisher';
 
 /** What the stream must be for the relay's guarantees (subjects, deduplication window, replicas). */
 export interface StreamRequirements {
@@ -48,7 +47,7 @@ export class IncompatibleStreamError extends Error {}
 export class NatsBroker implements OnApplicationShutdown {
   private readonly logger = new Logger('Nats');
   private connection?: Promise<NatsConnection>;
-  private client?: JetStreamClient;
+  private publisher?: StreamPublisher;
   private connected?: NatsConnection;
   private lastFailedAt = 0;
   private readonly subscriptions = new Map<string, () => void>();
@@ -58,11 +57,18 @@ export class NatsBroker implements OnApplicationShutdown {
     private readonly config: ConfigType<typeof eventsConfig>,
   ) {}
 
-  /** The JetStream client, once connected; rejects while NATS has never answered. */
-  async jetstream(): Promise<JetStreamClient> {
+  /**
+   * Publishes the messages to the stream at once and waits at most `timeoutMs` for their
+   * acknowledgements: what became of each (undefined: the stream holds it). Rejects while NATS has
+   * never answered.
+   */
+  async publishToStream(
+    messages: StreamMessage[],
+    timeoutMs: number,
+  ): Promise<(Error | undefined)[]> {
     const nc = await this.connect();
-    this.client ??= jetstream(nc);
-    return this.client;
+    this.publisher ??= new StreamPublisher(nc);
+    return this.publisher.publish(messages, timeoutMs);
   }
 
   /** Whether NATS answers within `timeoutMs` (the start-up line asks once). */
@@ -146,8 +152,8 @@ export class NatsBroker implements OnApplicationShutdown {
       maxReconnectAttempts: -1,
       reconnectTimeWait: RETRY_CONNECT_MS,
       timeout: 2000,
-      // No Error (with its stack) built ahead for every publish's acknowledgement: a tenth of the
-      // relay's CPU in the benchmark's profile. A timeout still says which subject.
+      // No Error (with its stack) built ahead for every request (the stream's management; the
+      // relay's publishes are not requests, see StreamPublisher). A timeout still says which subject.
       noAsyncTraces: true,
     })
       .then((nc) => {
