@@ -24,11 +24,13 @@ import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { median } from './support/median.ts';
+import { prepareBuild } from './support/worktree-build.ts';
 import {
   freePort,
   productionNodeFlags,
@@ -201,15 +203,6 @@ const postHeaders = (key: string) => ({
   'idempotency-key': key,
 });
 
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? sorted[middle]
-    : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 /**
  * This checkout's scenarios against `ref`'s build, in one run: a table of req/s and the ratio. Both
  * builds run side by side, each on a database and a Redis database of its own, and take turns
@@ -331,50 +324,6 @@ async function startBuild(
     await cleanUp();
     throw error;
   }
-}
-
-/**
- * `ref` checked out in a temporary worktree and built (its dependencies installed with npm ci, or
- * this checkout's linked when its lock file is the same); `remove` deletes the worktree.
- */
-function prepareBuild(ref: string): {
-  label: string;
-  root: string;
-  remove: () => void;
-} {
-  const git = (...args: string[]) =>
-    execFileSync('git', args, { encoding: 'utf8' }).trim();
-  const sha = git('rev-parse', '--short', `${ref}^{commit}`);
-  const dir = join(os.tmpdir(), `orders-bench-${sha}-${process.pid}`);
-  git('worktree', 'add', '--detach', dir, sha);
-  const remove = () => {
-    try {
-      git('worktree', 'remove', '--force', dir);
-    } catch {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-  try {
-    const sameLock =
-      git('rev-parse', `${sha}:package-lock.json`) ===
-      git('hash-object', 'package-lock.json');
-    if (sameLock)
-      symlinkSync(
-        join(process.cwd(), 'node_modules'),
-        join(dir, 'node_modules'),
-      );
-    else
-      execFileSync('npm', ['ci', '--no-audit', '--no-fund'], {
-        cwd: dir,
-        stdio: 'ignore',
-      });
-    execFileSync('npm', ['run', 'build'], { cwd: dir, stdio: 'ignore' });
-  } catch (error) {
-    remove();
-    throw error;
-  }
-  console.error(`built ${ref} (${sha}) in ${dir}`);
-  return { label: sha, root: dir, remove };
 }
 
 async function main(): Promise<void> {
