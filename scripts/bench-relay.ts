@@ -1,5 +1,5 @@
 /**
- * npm run bench:relay [-- --events 20000 --batch 20 --rounds 3 --against <ref>]
+ * npm run bench:relay [-- --events 20000 --batch 20 --rounds 3 --against <ref> --cpu-prof <dir>]
  *
  * What the relay costs per event, alone: no HTTP load, so none of the noise of `bench:events`, where
  * the relay's share is a few points of a creates/s ratio that moves by more between runs. Each turn
@@ -8,13 +8,15 @@
  * own, writes `--events` events straight into its outbox (one statement), wakes its relay, and waits
  * until the stream holds them all. It prints, per turn, the events a second and the CPU per event of the app, of Postgres (every
  * postgres process) and of nats-server. With `--against <ref>` that commit, built in a temporary
- * worktree, takes turns with this checkout, round by round, the order alternating.
+ * worktree, takes turns with this checkout, round by round, the order alternating. With `--cpu-prof
+ * <dir>` each build's instances write their profiles to `<dir>/<build>` (start-up included).
  * A benchmark, not a test: it never fails on timing.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -34,6 +36,7 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
     against: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const events = Number(flags.events);
@@ -84,7 +87,12 @@ async function turn(build: Build): Promise<Turn> {
     EVENTS_POLL_MS: '60000',
   };
   const options = {
-    nodeFlags: productionNodeFlags(),
+    nodeFlags: [
+      ...productionNodeFlags(),
+      ...(flags['cpu-prof']
+        ? ['--cpu-prof', '--cpu-prof-dir', join(flags['cpu-prof'], build.label)]
+        : []),
+    ],
     discardStdout: true,
     main: build.main,
   };
