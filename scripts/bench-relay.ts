@@ -26,6 +26,7 @@ import {
 } from '../test/support/app-process.ts';
 import { startNatsServer } from '../test/support/nats-server.ts';
 import { createScratchDatabase } from '../test/support/scratch-database.ts';
+import { relayWakeSubject } from '../src/events/relay-wake.ts';
 import { median } from './support/median.ts';
 import { usageDuring } from './support/process-usage.ts';
 import { prepareBuild } from './support/worktree-build.ts';
@@ -123,7 +124,7 @@ async function turn(build: Build): Promise<Turn> {
       await db.query('CHECKPOINT');
       const started = Date.now();
       const [, usage] = await usageDuring(async () => {
-        nc.publish(`_orders_relay.${STREAM}.wake`);
+        nc.publish(relayWakeSubject(STREAM));
         for (;;) {
           const messages = (await held()) ?? 0;
           if (messages >= events) return;

@@ -17,6 +17,7 @@ import { FoldedWarning } from '../idempotency';
 import { IncompatibleStreamError, NatsBroker } from '../nats/nats-broker';
 import { CLOUD_EVENT_CONTENT_TYPE, cloudEventJson } from './cloud-event';
 import { EventsMetrics } from './events.metrics';
+import { relayWakeSubject } from './relay-wake';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { PermissionViolationError } from '@nats-io/transport-node';
 import {
@@ -134,7 +135,7 @@ export class OutboxRelay
   ) {
     this.preparedStatements = database.preparedStatements;
     this.enabled = config.natsServers.length > 0;
-    this.wakeSubject = `_orders_relay.${config.stream}.wake`;
+    this.wakeSubject = relayWakeSubject(config.stream);
     this.sourceJson = JSON.stringify(config.source);
     this.servers = config.natsServers.join(',');
     this.forgetPublished =
