@@ -46,6 +46,13 @@ interface QueryInFlight {
 export class ReplicationGuardedClient extends pg.Client {
   constructor(config?: string | pg.ClientConfig) {
     super(config);
+    // An error the connection reports while no query of it runs (a backend terminated between two
+    // statements, as a Patroni switchover does to every session) is emitted as 'error' on the
+    // client. Whoever holds it listens (the pool while it is idle, checkOut, pool.query, TypeORM's
+    // query runner); a moment when nobody did killed an app in test:ha's switchover once (57P01). pg
+    // has marked the client not queryable by then: its next query fails, and the pool discards it
+    // when it comes back. The other listeners still hear the error.
+    this.on('error', () => undefined);
     this.on('notice', (notice: { message?: string }) => {
       if (!CANCELLED_SYNC_WAIT.test(notice.message ?? '')) return;
       const query = (
