@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { median } from './support/median.ts';
 import { prepareBuild } from './support/worktree-build.ts';
+import { SERVER_PROCESSES, usageDuring } from './support/process-usage.ts';
 import {
   freePort,
   productionNodeFlags,
@@ -74,6 +75,12 @@ interface Result {
   statuses: Record<string, number>;
   /** CPU time (user + system) of the process under load, per request served: its own cost. */
   cpuUsPerRequest?: number;
+  /**
+   * CPU per request of every postgres process and of redis-server while it ran: the app shares the
+   * machine's cores with them, so a path that costs them more is slower though the app is not.
+   */
+  postgresUsPerRequest?: number;
+  redisUsPerRequest?: number;
   memory?: Memory;
 }
 type Ratios = Record<string, number | undefined>;
@@ -216,7 +223,8 @@ async function compareAgainst(ref: string): Promise<void> {
     (name) => !name.startsWith('ceiling-') || name === 'ceiling-http',
   );
   const best = new Map<string, number>();
-  // The app's CPU per request, the lowest of the rounds: steadier than req/s on a shared machine.
+  // CPU per request of the app, Postgres and Redis, the lowest of the rounds: steadier than req/s
+  // on a shared machine.
   const cpu = new Map<string, number>();
   // Per scenario, now / ref of each round's two turns, run back to back: the machine's speed, which
   // drifts by up to 2x within a run, changes less between two adjacent turns than across the run.
@@ -242,11 +250,16 @@ async function compareAgainst(ref: string): Promise<void> {
           );
           const cell = `${build.label}:${name}`;
           best.set(cell, Math.max(best.get(cell) ?? 0, result.rps));
-          if (result.cpuUsPerRequest !== undefined)
-            cpu.set(
-              cell,
-              Math.min(cpu.get(cell) ?? Infinity, result.cpuUsPerRequest),
-            );
+          for (const [part, us] of [
+            ['app', result.cpuUsPerRequest],
+            ['postgres', result.postgresUsPerRequest],
+            ['redis', result.redisUsPerRequest],
+          ] as const)
+            if (us !== undefined)
+              cpu.set(
+                `${cell}:${part}`,
+                Math.min(cpu.get(`${cell}:${part}`) ?? Infinity, us),
+              );
           line.push(`${build.label} ${name} ${Math.round(result.rps)}/s`);
           rps.set(build.label, result.rps);
         }
@@ -264,17 +277,20 @@ async function compareAgainst(ref: string): Promise<void> {
   const rows = wanted.map((name) => {
     const before = best.get(`${other.label}:${name}`) ?? 0;
     const now = best.get(`now:${name}`) ?? 0;
-    const us = (label: string) =>
-      Math.round(cpu.get(`${label}:${name}`) ?? NaN);
+    const us = (label: string, part: string) =>
+      Math.round(cpu.get(`${label}:${name}:${part}`) ?? NaN);
+    const cpuColumns = ['app', 'postgres', 'redis']
+      .map((part) => `${us(other.label, part)} -> ${us('now', part)}`)
+      .join(' | ');
     const pairs = paired.get(name) ?? [];
-    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} | ${median(pairs).toFixed(2)} (${pairs.map((r) => r.toFixed(2)).join(', ')}) | ${us(other.label)} -> ${us('now')} |`;
+    return `| ${name} | ${Math.round(before)}/s | ${Math.round(now)}/s | ${(now / before).toFixed(2)} | ${median(pairs).toFixed(2)} (${pairs.map((r) => r.toFixed(2)).join(', ')}) | ${cpuColumns} |`;
   });
   console.log(
     [
       `${connections} connections, ${duration} s x ${flags.rounds} rounds, best round; the builds side by side, taking turns per scenario; ${os.cpus().length} cores`,
       '',
-      `| path | ${other.label} | now | now / ${other.label} | median of the rounds' paired turns (each round) | app CPU µs per request |`,
-      '|---|---:|---:|---:|---|---:|',
+      `| path | ${other.label} | now | now / ${other.label} | median of the rounds' paired turns (each round) | CPU µs per request (the lowest round): app | Postgres | Redis |`,
+      '|---|---:|---:|---:|---|---:|---:|---:|',
       ...rows,
     ].join('\n'),
   );
@@ -530,8 +546,13 @@ async function cannonAt(
   options: autocannon.Options,
 ): Promise<Result> {
   const cpuBefore = cpuSeconds(pid);
-  const result = await autocannon({ connections, duration, ...options });
+  const [result, servers] = await usageDuring(
+    () => autocannon({ connections, duration, ...options }),
+    SERVER_PROCESSES,
+  );
   const cpu = cpuSeconds(pid) - cpuBefore;
+  const perRequest = (ms: number) =>
+    (ms * 1e3) / Math.max(result.requests.total, 1);
   const statuses = Object.fromEntries(
     Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [
       code,
@@ -547,6 +568,8 @@ async function cannonAt(
     errors: result.errors,
     statuses,
     cpuUsPerRequest: (cpu * 1e6) / Math.max(result.requests.total, 1),
+    postgresUsPerRequest: perRequest(servers.postgres.ms),
+    redisUsPerRequest: perRequest(servers['redis-server'].ms),
   };
 }
 

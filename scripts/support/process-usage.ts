@@ -39,14 +39,21 @@ export const PROCESSES: [string, RegExp][] = [
   ['nats-server', /nats-server -a 127\.0\.0\.1 -p \d+ -js -sd \/tmp/],
 ];
 
+/** The servers an HTTP benchmark's requests also cost: the app's database and its Redis. */
+export const SERVER_PROCESSES: [string, RegExp][] = [
+  ['postgres', /^postgres/],
+  ['redis-server', /^(\S*\/)?redis-server /],
+];
+
 /** CPU ms and system calls each process kind spent while `work` ran. */
 export async function usageDuring<T>(
   work: () => Promise<T>,
+  processes = PROCESSES,
 ): Promise<[T, Record<string, { ms: number; calls: number }>]> {
-  const before = PROCESSES.map(([, pattern]) => usageByPid(pattern));
+  const before = processes.map(([, pattern]) => usageByPid(pattern));
   const result = await work();
   const spent: Record<string, { ms: number; calls: number }> = {};
-  PROCESSES.forEach(([name, pattern], i) => {
+  processes.forEach(([name, pattern], i) => {
     const total = { ms: 0, calls: 0 };
     for (const [pid, now] of usageByPid(pattern)) {
       const then = before[i].get(pid) ?? { seconds: 0, calls: 0 };
