@@ -294,13 +294,14 @@ describe('structured request logs (LOG_LEVEL=info)', () => {
 
 describe('the production build', () => {
   it('loads each package it bundles once, from the bundle: none a second time from node_modules', async () => {
-    // Every package esbuild put in dist/main.js names its files there ("// node_modules/<package>/...").
+    // Every package esbuild put in dist/main.js, from its metafile's inputs (node_modules/<package>/...).
+    const { inputs } = JSON.parse(
+      readFileSync(join('dist', 'main.meta.json'), 'utf8'),
+    ) as { inputs: Record<string, unknown> };
     const bundled = new Set(
-      [
-        ...readFileSync(join('dist', 'main.js'), 'utf8').matchAll(
-          /^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm,
-        ),
-      ].map((match) => match[1]),
+      Object.keys(inputs).flatMap(
+        (path) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? [],
+      ),
     );
     const app = await startAppProcess(
       {},
