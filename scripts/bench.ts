@@ -551,6 +551,7 @@ async function cannonAt(
     SERVER_PROCESSES,
   );
   const cpu = cpuSeconds(pid) - cpuBefore;
+  // CPU ms while it ran, as µs per request served.
   const perRequest = (ms: number) =>
     (ms * 1e3) / Math.max(result.requests.total, 1);
   const statuses = Object.fromEntries(
@@ -567,7 +568,7 @@ async function cannonAt(
     non2xx: result.non2xx,
     errors: result.errors,
     statuses,
-    cpuUsPerRequest: (cpu * 1e6) / Math.max(result.requests.total, 1),
+    cpuUsPerRequest: perRequest(cpu * 1e3),
     postgresUsPerRequest: perRequest(servers.postgres.ms),
     redisUsPerRequest: perRequest(servers['redis-server'].ms),
   };

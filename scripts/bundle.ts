@@ -163,9 +163,8 @@ function importsSettleOnFirstUse(source: string): string {
  * The bundle without the whitespace that only people read: V8 keeps a script's whole source for as
  * long as the script lives (for lazy compilation and `Function.prototype.toString`), so the 12.5 MB
  * of dist/main.js were 15.7 MB of large-object space in every instance; without whitespace the source
- * is 8.2 MB, and the app's resident set at idle about 7 MB smaller. That room is what lets the
- * young generation grow to 32 MiB (`start:prod`), under the 256 MiB peak of `npm run bench`
- * (docs/performance.md). Only whitespace: renaming identifiers would rename the classes whose names
+ * is 8.2 MB, and the app's resident set at idle about 7 MB smaller (docs/performance.md, the
+ * eighth session of #41). Only whitespace: renaming identifiers would rename the classes whose names
  * Nest relies on, unless `keepNames` wrapped every function again (see nameOnlyWhenRenamed), and the
  * syntax rewrites save almost nothing more. A stack trace keeps its function names; its positions are
  * columns of a line. A second pass, after the patches above, which read esbuild's formatted output.

@@ -33,15 +33,17 @@ export function usageByPid(
   return usage;
 }
 
+const POSTGRES: [string, RegExp] = ['postgres', /^postgres/];
+
 export const PROCESSES: [string, RegExp][] = [
   ['app', /dist\/main\.js/],
-  ['postgres', /^postgres/],
+  POSTGRES,
   ['nats-server', /nats-server -a 127\.0\.0\.1 -p \d+ -js -sd \/tmp/],
 ];
 
 /** The servers an HTTP benchmark's requests also cost: the app's database and its Redis. */
 export const SERVER_PROCESSES: [string, RegExp][] = [
-  ['postgres', /^postgres/],
+  POSTGRES,
   ['redis-server', /^(\S*\/)?redis-server /],
 ];
 
