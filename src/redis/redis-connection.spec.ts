@@ -32,4 +32,13 @@ describe('sentinelOptions', () => {
     expect(options.sentinelClientOptions).not.toHaveProperty('username');
     expect(options.nodeClientOptions.socket).not.toHaveProperty('tls');
   });
+
+  it("turns off node-redis's own timeout per command for the sentinel client and its nodes (the breaker bounds each call)", () => {
+    const options = sentinelOptions({
+      urls: ['redis://sentinel-1:26379'],
+      sentinelMaster: 'mymaster',
+    });
+    expect(options.commandOptions).toEqual({ timeout: 0 });
+    expect(options.nodeClientOptions.commandOptions).toEqual({ timeout: 0 });
+  });
 });
